@@ -1,0 +1,58 @@
+# Hubx Access: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+export FLASK_APP := wsgi.py
+
+.PHONY: run test test-sqlite test-postgres e2e lint bench install install-test translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP) $@
+
+install: $(STAMP) translations
+install-test: $(TEST_STAMP) translations
+
+translations: | $(BIN)/python
+	@$(BIN)/pybabel compile -q -d app/translations
+
+run: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	@echo
+	@echo "  Hubx Access on http://127.0.0.1:$(PORT)/  (demo sign-in: admin@demo.example.com / hubx-demo-password)"
+	@echo
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+# The whole suite on SQLite (with coverage and the browser journeys), then again on PostgreSQL
+# when TEST_DATABASE_URL is set.
+test: install-test
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL =="; \
+	  $(BIN)/python -m pytest --db=postgres -m "not e2e" -p no:cacheprovider $(PYTEST_ARGS); \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL leg skipped"; fi
+
+e2e: install-test
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check app jobs tests bench
+
+bench: install-test
+	@echo "see bench/README.md"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -1,0 +1,115 @@
+"""Hubx Access: the admin portal and JSON API for every credential of the Hubx platform."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from app.config import Config, as_dict, ensure_keys
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: object | dict | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` overrides, then each register_* step."""
+    app = Flask(__name__, instance_path=os.environ.get("HUBX_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    register_config(app, config)
+    register_extensions(app)
+    register_database(app)
+    register_i18n(app)
+    register_web(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_config(app: Flask, overrides) -> None:
+    """Environment settings, test overrides, a default SQLite database and keys (dev keys outside prod)."""
+    settings = Config.from_env()
+    if overrides is not None:
+        settings.update(as_dict(overrides))
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not settings.get("SQLALCHEMY_DATABASE_URI"):
+        settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'hubx.db'}"
+    fallbacks = ensure_keys(settings, app.instance_path)
+    app.config.update(settings)
+    app.config["WTF_CSRF_HEADERS"] = ["X-CSRFToken"]
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session does
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_KEY_PREFIX"] = "hubx-rl"
+    if fallbacks and not app.testing:
+        log.warning(
+            "\n%s\nUSING DEVELOPMENT KEYS from %s for: %s.\nNever run like this in production: "
+            "set them in the environment (README, 'Configuration').\n%s",
+            "!" * 72, Path(app.instance_path) / "dev-keys.json", ", ".join(fallbacks), "!" * 72,
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions and the crypto helper."""
+    from app.core.crypto import init_crypto
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    init_crypto(app)
+    login_manager.init_app(app)
+
+
+def register_database(app: Flask) -> None:
+    """Import every model, and commit once at the end of each request."""
+    from app.core.db import register_request_transaction
+    from app.models import import_models
+
+    import_models()
+    register_request_transaction(app)
+
+
+def register_i18n(app: Flask) -> None:
+    """Flask-Babel with the locale chosen by user, tenant, then browser."""
+    from app.core.i18n import init_i18n
+
+    init_i18n(app)
+
+
+def register_web(app: Flask) -> None:
+    """Security headers, request id, errors, tenancy of /t/<slug>/ URLs, template helpers."""
+    from app.core.security import register_security
+    from app.core.web import register_tenancy, register_templates
+    from app.errors import register_errors
+
+    register_security(app)
+    register_errors(app)
+    register_tenancy(app)
+    register_templates(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """One blueprint per domain."""
+    from app.auth import bp as auth_bp
+    from app.core.health import bp as health_bp
+    from app.tenants import bp as tenants_bp
+
+    for bp in (health_bp, auth_bp, tenants_bp):
+        app.register_blueprint(bp)
+
+
+def register_commands(app: Flask) -> None:
+    """Each domain's `flask` commands."""
+    from app.audit.cli import audit_cli
+    from app.core.cli import register_core_commands
+    from app.tenants.cli import demo_cli, tenants_cli
+
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(audit_cli)
+    register_core_commands(app)

@@ -1,0 +1,5 @@
+"""Audit: one tenant-scoped, hash-chained trail of security events."""
+
+from app.audit.services import record
+
+__all__ = ["record"]

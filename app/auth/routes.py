@@ -1,0 +1,63 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.auth.services import authenticate, record_sign_out
+from app.core.mixins import utcnow
+from app.core.web import request_meta, safe_next
+from app.extensions import limiter
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("tenants.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        result = authenticate(form.email.data, form.password.data, **request_meta())
+        if result.ok:
+            next_url = safe_next(request.args.get("next"))
+            session.clear()  # nothing from before sign-in survives it
+            login_user(result.user)
+            now = utcnow().timestamp()
+            session["auth_at"] = session["seen_at"] = now
+            return redirect(next_url or url_for("tenants.home"))
+        form.form_errors.append(_("Sign-in failed. Check your email and password."))
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), (422 if form.is_submitted() else 200)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out and forget the session."""
+    record_sign_out(current_user._get_current_object(), **request_meta())
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/locale")
+def set_locale():
+    """Remember the chosen UI language (on the profile when signed in)."""
+    from app.core.i18n import LOCALES
+
+    chosen = request.form.get("locale", "")
+    if chosen in LOCALES:
+        session["locale"] = chosen
+        if current_user.is_authenticated:
+            current_user.profile.locale = chosen
+    return redirect(safe_next(request.form.get("next")) or url_for("tenants.home"))

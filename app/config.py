@@ -1,0 +1,149 @@
+"""Configuration: one Config read from the environment, and TestConfig for the suite.
+
+Every variable is listed in README.md (section "Configuration") with its default.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+log = logging.getLogger(__name__)
+
+DEV_KEYS_FILE = "dev-keys.json"
+KEY_SETTINGS = ("SECRET_KEY", "ENCRYPTION_KEYS", "TOKEN_HASH_KEY")
+
+
+class ConfigError(RuntimeError):
+    """The app refuses to start with this configuration."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+class Config:
+    """Settings read once from the environment when the class body runs in `from_env`."""
+
+    @classmethod
+    def from_env(cls) -> dict:
+        """Return the settings as a plain dict, read from os.environ now."""
+        env = os.environ.get("HUBX_ENV", "development").strip().lower()
+        production = env == "production"
+        return {
+            "HUBX_ENV": env,
+            "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+            "ENCRYPTION_KEYS": _list("ENCRYPTION_KEYS"),
+            "TOKEN_HASH_KEY": os.environ.get("TOKEN_HASH_KEY", ""),
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", ""),
+            "REDIS_URL": os.environ.get("REDIS_URL", ""),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+            "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
+            "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", 12),
+            "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+            "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
+            "HSTS_SECONDS": _int("HSTS_SECONDS", 31536000),
+            "SOFT_DELETE_RETENTION_DAYS": _int("SOFT_DELETE_RETENTION_DAYS", 90),
+            "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "pt_BR"),
+            "BABEL_DEFAULT_TIMEZONE": "UTC",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+            "FEATURE_MODULE_DENY_403": _bool("FEATURE_MODULE_DENY_403", True),
+            "FEATURE_LOG_MODULE_DENIALS": _bool("FEATURE_LOG_MODULE_DENIALS", False),
+        }
+
+
+class TestConfig:
+    """Overrides for the test suite (keys are fixed, CSRF stays on: tests send the token)."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production-000000000000"
+    ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"t" * 32).decode()]
+    TOKEN_HASH_KEY = "test-token-hash-key-0000000000000000"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REDIS_URL = ""
+    RATELIMIT_ENABLED = True
+    SERVER_NAME = None
+
+
+def as_dict(obj) -> dict:
+    """Upper-case attributes of a config object or mapping as a dict."""
+    if isinstance(obj, dict):
+        return dict(obj)
+    return {k: getattr(obj, k) for k in dir(obj) if k.isupper()}
+
+
+def ensure_keys(settings: dict, instance_path: str) -> list[str]:
+    """Fill missing keys from instance/dev-keys.json (made once) outside production.
+
+    Returns the names of settings that fell back to dev keys, so the caller can warn.
+    In production, missing or dev keys are a ConfigError: the app must not start.
+    """
+    dev_file = Path(instance_path) / DEV_KEYS_FILE
+    dev_keys = json.loads(dev_file.read_text()) if dev_file.exists() else None
+    missing = [k for k in KEY_SETTINGS if not settings.get(k)]
+
+    if settings.get("HUBX_ENV") == "production":
+        if missing:
+            raise ConfigError(f"production needs these settings: {', '.join(missing)}")
+        if dev_keys and any(_same_key(settings[k], dev_keys.get(k)) for k in KEY_SETTINGS):
+            raise ConfigError("production refuses the development keys from instance/dev-keys.json")
+        for key in settings["ENCRYPTION_KEYS"]:
+            _check_fernet_key(key)
+        return []
+
+    if not missing:
+        return []
+    if dev_keys is None:
+        dev_keys = {
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+            "TOKEN_HASH_KEY": secrets.token_urlsafe(48),
+        }
+        dev_file.parent.mkdir(parents=True, exist_ok=True)
+        dev_file.write_text(json.dumps(dev_keys, indent=2))
+        dev_file.chmod(0o600)
+    for key in missing:
+        settings[key] = dev_keys[key]
+    return missing
+
+
+def _same_key(value, dev_value) -> bool:
+    if isinstance(value, list):
+        return bool(set(value) & set(dev_value or []))
+    return value == dev_value
+
+
+def _check_fernet_key(key: str) -> None:
+    try:
+        Fernet(key)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("ENCRYPTION_KEYS holds a value that is not a Fernet key") from exc

@@ -1,0 +1,1 @@
+"""Shared kernel: model mixins, tenancy, crypto, security headers, htmx helpers."""

@@ -1,0 +1,38 @@
+"""Locale selection: the user's choice, the tenant's default, the browser, then pt_BR."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request, session
+from flask_login import current_user
+
+from app.extensions import babel
+from flask_babel import get_locale
+
+LOCALES = {"pt_BR": "Português (Brasil)", "en": "English"}
+
+
+def select_locale() -> str:
+    """The locale for this request."""
+    chosen = None
+    if current_user and current_user.is_authenticated and current_user.profile is not None:
+        chosen = current_user.profile.locale
+    chosen = chosen or session.get("locale")
+    if not chosen and g.get("tenant") is not None:
+        chosen = g.tenant.default_locale
+    if chosen in LOCALES:
+        return chosen
+    best = request.accept_languages.best_match(["pt-BR", "pt", "en"])
+    return "en" if best == "en" else "pt_BR"
+
+
+def select_timezone() -> str:
+    """Times are shown in the current tenant's zone, UTC elsewhere."""
+    tenant = g.get("tenant")
+    return tenant.timezone if tenant is not None else "UTC"
+
+
+def init_i18n(app: Flask) -> None:
+    """Bind Flask-Babel with the selectors above."""
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories="translations")
+    app.jinja_env.globals.update(LOCALES=LOCALES, get_locale=get_locale)

@@ -1,0 +1,148 @@
+"""The kernel's tables: Tenant, User, Membership (with its Role) and Profile."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, utcnow
+from app.extensions import db
+
+# Werkzeug's scrypt (n=2**15, r=8, p=1), the OWASP-recommended memory-hard choice.
+PASSWORD_METHOD = "scrypt"
+
+
+class Role(enum.StrEnum):
+    """A member's role in one tenant; higher rank includes what lower ranks may do."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    MEMBER = "member"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        """True when this role ranks at or above `other`."""
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.OWNER: 40, Role.ADMIN: 30, Role.MANAGER: 20, Role.MEMBER: 10}
+
+
+class UserStatus(enum.StrEnum):
+    """Account status; a temporary lock is `Profile.locked_until`, not a status."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    INACTIVE = "inactive"
+
+
+def _enum(enum_cls, name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable, and new values need no type migration.
+    return Enum(enum_cls, name=name, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e], create_constraint=True)
+
+
+class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
+    """An organisation on the platform; every tenant-owned row points here."""
+
+    __tablename__ = "tenant"
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: URL name, `/t/<slug>/...`; lower-case letters, digits and dashes
+    slug: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    #: display name
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    #: IANA time zone used to show times to this tenant's people
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="America/Sao_Paulo")
+    #: locale for members who have not chosen one (pt_BR or en)
+    default_locale: Mapped[str] = mapped_column(String(8), nullable=False, default="pt_BR")
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"
+
+
+class User(UserMixin, TimestampMixin, SoftDeleteMixin, db.Model):
+    """A person who signs in; may belong to several tenants."""
+
+    __tablename__ = "user_account"
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: sign-in name, stored lower-cased, unique across the platform
+    email: Mapped[str] = mapped_column(String(254), unique=True, nullable=False)
+    #: display name
+    name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
+    #: Werkzeug scrypt hash; never the password
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+
+    profile: Mapped[Profile] = relationship(back_populates="user", uselist=False, lazy="joined")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="select")
+
+    def set_password(self, password: str) -> None:
+        """Store a scrypt hash of `password`."""
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def check_password(self, password: str) -> bool:
+        """Constant-time check of `password` against the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id}>"
+
+
+class Membership(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
+    """A user's place in one tenant, with exactly one role there."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the member
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    #: the member's role in this tenant
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), nullable=False, default=Role.MEMBER)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+
+
+class Profile(TimestampMixin, db.Model):
+    """Security state of one user: status, temporary lock, failed sign-in counter, preferences."""
+
+    __tablename__ = "profile"
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: one profile per user
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), unique=True, nullable=False
+    )
+    #: account status; only `active` may sign in
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus, "user_status"), nullable=False, default=UserStatus.ACTIVE
+    )
+    #: sign-in refused until this time (temporary lock); NULL when not locked
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: failed sign-ins since the last success
+    failed_login_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    #: chosen UI locale; NULL follows the tenant default, then the browser
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: last successful sign-in (UTC)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    user: Mapped[User] = relationship(back_populates="profile")
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        """True while a temporary lock is in force."""
+        return self.locked_until is not None and self.locked_until > (now or utcnow())

@@ -1,0 +1,139 @@
+"""Web plumbing shared by every blueprint: tenant resolution for /t/<slug>/ URLs, sign-in state,
+session timeouts and template globals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, abort, current_app, g, request, session
+from flask_babel import format_datetime
+from flask_login import current_user, logout_user
+from sqlalchemy import select
+
+from app.core.mixins import utcnow
+from app.core.models import Membership, Tenant, User, UserStatus
+from app.core.net import client_ip, user_agent
+from app.core.security import request_id
+from app.core.tenancy import reset_current_tenant, set_current_tenant
+from app.core.ui import nav_items
+from app.extensions import db, login_manager
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    # Checked on every request: a blocked or deleted user is signed out by their next request.
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.profile is None or user.profile.status != UserStatus.ACTIVE:
+        return None
+    return user
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """Every live membership of `user`, across tenants, ordered by tenant name."""
+    return list(
+        db.session.scalars(
+            select(Membership).join(Membership.tenant)
+            .where(Membership.user_id == user.id).order_by(Tenant.name)
+            .execution_options(all_tenants=True)
+        )
+    )
+
+
+def _enforce_session_timeouts() -> None:
+    # Signed timestamps in the session cookie, checked here on every request: the idle and
+    # absolute limits hold even if the browser keeps the cookie.
+    if not current_user.is_authenticated:
+        return
+    now = utcnow().timestamp()
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]).total_seconds()
+    absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]).total_seconds()
+    started, seen = session.get("auth_at", 0), session.get("seen_at", 0)
+    if now - started > absolute or now - seen > idle:
+        logout_user()
+        session.clear()
+        return
+    if now - seen > 30:  # refresh at most every 30 s so the cookie is not rewritten on every request
+        session["seen_at"] = now
+
+
+def _resolve_tenant():
+    slug = (request.view_args or {}).get("slug")
+    if slug is None:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    membership = db.session.scalar(
+        select(Membership).join(Membership.tenant)
+        .where(Tenant.slug == slug, Membership.user_id == current_user.id)
+        .execution_options(all_tenants=True)
+    )
+    if membership is None:
+        abort(404)  # the same answer whether the tenant exists or not
+    g.tenant, g.membership = membership.tenant, membership
+    g.tenant_token = set_current_tenant(membership.tenant_id)
+    return None
+
+
+def register_tenancy(app: Flask) -> None:
+    """Sign-in state and tenant of every request."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    app.before_request(_enforce_session_timeouts)
+    app.before_request(_resolve_tenant)
+
+    @app.teardown_request
+    def _leave_tenant(_exc):
+        token = g.pop("tenant_token", None)
+        if token is not None:
+            reset_current_tenant(token)
+
+
+def register_templates(app: Flask) -> None:
+    """Globals every template can use."""
+
+    @app.context_processor
+    def _globals():
+        tenant, membership = g.get("tenant"), g.get("membership")
+        return {
+            "current_tenant": tenant,
+            "current_membership": membership,
+            "nav": nav_items(membership) if membership is not None else [],
+            "my_memberships": memberships_of(current_user) if current_user.is_authenticated else [],
+        }
+
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+
+
+def request_meta() -> dict[str, str]:
+    """IP, user agent and request id of this request, as services take them."""
+    return {"ip": client_ip(), "user_agent": user_agent(), "request_id": request_id()}
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def require_role(minimum):
+    """Route decorator: the current member's role must rank at least `minimum` (403 otherwise)."""
+    from functools import wraps
+
+    from app.errors import Forbidden
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            membership = g.get("membership")
+            if membership is None or not membership.role.at_least(minimum):
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapped.required_role = minimum
+        return wrapped
+
+    return decorator

@@ -1,0 +1,173 @@
+"""Errors: the DomainError hierarchy, and one renderer for HTML pages and RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.core.htmx import is_htmx
+from app.core.security import request_id
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class DomainError(Exception):
+    """A refusal by a service: stable code, HTTP status, translatable title, optional detail."""
+
+    code = "domain_error"
+    status = 400
+    title = _l("The request could not be completed.")
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None, **extra) -> None:
+        super().__init__(detail or str(self.title))
+        self.detail = detail
+        self.field = field
+        self.extra = extra
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+    status = 422
+    title = _l("Some fields need attention.")
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    title = _l("Not found.")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    title = _l("You do not have permission to do this.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    title = _l("This conflicts with the current state.")
+
+
+class AuthenticationFailed(DomainError):
+    code = "authentication_failed"
+    status = 401
+    title = _l("Sign-in failed. Check your email and password.")
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    status = 429
+    title = _l("Too many requests. Wait a moment and try again.")
+
+
+# Titles for plain HTTP errors, keyed by status; codes are the snake_case of the reason.
+_HTTP_TITLES = {
+    400: _l("The request was not understood."),
+    401: _l("You need to sign in."),
+    403: _l("You do not have permission to do this."),
+    404: _l("The page you asked for does not exist."),
+    405: _l("This method is not allowed here."),
+    413: _l("The request is too large."),
+    415: _l("This media type is not supported."),
+    422: _l("Some fields need attention."),
+    429: _l("Too many requests. Wait a moment and try again."),
+    500: _l("Something went wrong on our side. It has been logged."),
+}
+_ERROR_PAGES = {400, 403, 404, 429, 500}
+
+
+def wants_problem_json() -> bool:
+    """API paths, and clients that ask for JSON first, get problem+json."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json", PROBLEM_JSON])
+    return best in {"application/json", PROBLEM_JSON}
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None, **extra) -> Response:
+    """An RFC 9457 problem document."""
+    body = {
+        "type": f"https://hubx.dev/problems/{code}",
+        "title": str(title),
+        "status": status,
+        "code": code,
+        "instance": request.path,
+        "request_id": request_id(),
+    }
+    if detail:
+        body["detail"] = str(detail)
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+def render_error(status: int, code: str, title: str, detail: str | None = None, **extra):
+    """Render one error as problem+json or as an HTML page (a fragment for htmx)."""
+    if wants_problem_json():
+        return problem(status, code, title, detail, **extra)
+    page = status if status in _ERROR_PAGES else (500 if status >= 500 else 400)
+    html = render_template(
+        f"errors/{page}.html", status=status, code=code, title=title, detail=detail,
+        fragment=is_htmx(), request_id=request_id(),
+    )
+    return html, status
+
+
+def _code_for(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def register_errors(app: Flask) -> None:
+    """Every error leaves through render_error; the session is rolled back first."""
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        db.session.rollback()
+        extra = dict(exc.extra)
+        if exc.field:
+            extra["field"] = exc.field
+        return render_error(exc.status, exc.code, str(exc.title), exc.detail, **extra)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        db.session.rollback()
+        return render_error(400, "csrf_failed", str(_l("The form expired or was sent from elsewhere. "
+                                                        "Reload the page and try again.")))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        db.session.rollback()
+        status = exc.code or 500
+        title = _HTTP_TITLES.get(status, exc.name)
+        response = render_error(status, _code_for(exc), str(title))
+        if status == 429:
+            response = app.make_response(response)
+            retry = getattr(exc, "retry_after", None) or _retry_after_from(exc)
+            response.headers["Retry-After"] = str(retry)
+        elif status == 405 and getattr(exc, "valid_methods", None):
+            response = app.make_response(response)
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return render_error(500, "internal_error", str(_HTTP_TITLES[500]))
+
+
+def _retry_after_from(exc: HTTPException) -> int:
+    response = getattr(exc, "response", None)
+    if response is not None and response.headers.get("Retry-After"):
+        return int(response.headers["Retry-After"])
+    return 60

@@ -1,0 +1,7 @@
+"""Imports every domain's models so SQLAlchemy and Alembic see the whole schema."""
+
+
+def import_models() -> None:
+    """Import each models module once (idempotent)."""
+    import app.audit.models  # noqa: F401
+    import app.core.models  # noqa: F401

@@ -1,0 +1,64 @@
+"""`flask tenants create` and `flask demo seed`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.core.models import Role, Tenant
+from app.errors import DomainError
+from app.extensions import db
+from app.tenants.services import add_member, create_tenant, create_user
+
+tenants_cli = AppGroup("tenants", help="Tenant administration.")
+demo_cli = AppGroup("demo", help="Demo data for local use.")
+
+DEMO_PASSWORD = "hubx-demo-password"  # noqa: S105 (documented demo credential, refused in production)
+DEMO_ADMIN = "admin@demo.example.com"
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--admin-email", required=True, help="Owner's email (an existing user, or a new one).")
+@click.option("--admin-password-stdin", is_flag=True, help="Read the new owner's password from stdin.")
+def create(slug: str, name: str, admin_email: str, admin_password_stdin: bool) -> None:
+    """Create tenant SLUG with its owner (stands in for the Core wizard)."""
+    from app.core.models import User
+    from app.auth.services import normalise_email
+
+    existing = db.session.scalar(select(User).where(User.email == normalise_email(admin_email)))
+    password = None
+    if existing is None:
+        if admin_password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = click.prompt("Password for the new owner", hide_input=True, confirmation_prompt=True)
+    try:
+        tenant, user = create_tenant(slug, name, admin_email=admin_email, admin_password=password)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.detail or str(exc.title)) from exc
+    db.session.commit()
+    click.echo(f"created tenant {tenant.slug} (id {tenant.id}); owner {user.email}")
+
+
+@demo_cli.command("seed")
+def seed() -> None:
+    """Create the demo tenants and users when the database has no tenant yet."""
+    if current_app.config["HUBX_ENV"] == "production":
+        raise click.ClickException("demo data is refused in production")
+    if db.session.scalar(select(Tenant.id).limit(1).execution_options(include_deleted=True)) is not None:
+        click.echo("tenants exist already; demo seed skipped")
+        return
+    demo, admin = create_tenant("demo", "Demo Ltda.", admin_email=DEMO_ADMIN, admin_password=DEMO_PASSWORD)
+    other, _ = create_tenant("acme", "Acme S.A.", admin_email="owner@acme.example.com", admin_password=DEMO_PASSWORD)
+    add_member(other, admin, Role.ADMIN)
+    member = create_user("member@demo.example.com", DEMO_PASSWORD, name="Maria Membro")
+    add_member(demo, member, Role.MEMBER)
+    db.session.commit()
+    click.echo(f"demo tenants: {demo.slug}, {other.slug}; sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}")
