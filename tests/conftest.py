@@ -89,12 +89,19 @@ def _reset_schema(app) -> None:
 def app(request, base_app, database_url, instance_path):
     """The session app, or a fresh one on the same database when a test says @pytest.mark.config(...)."""
     marker = request.node.get_closest_marker("config")
+    # The limiter is one object shared by every app in the process; a test app with its own
+    # settings re-binds its storage, so put the session app's back afterwards.
+    saved_limiter = dict(limiter.__dict__)
     application = make_app(database_url, instance_path, **marker.kwargs) if marker else base_app
     with application.app_context():
-        limiter.reset()
+        try:
+            limiter.reset()
+        except Exception:  # noqa: BLE001 (a test may point the limiter at a Redis that is down)
+            pass
         yield application
         db.session.remove()
         _empty_tables()
+    limiter.__dict__.update(saved_limiter)
 
 
 def _empty_tables() -> None:
@@ -117,6 +124,7 @@ def create_tenant(app):
 
     def _create(slug: str | None = None, name: str | None = None, **fields) -> Tenant:
         n = next(_seq)
+        fields.setdefault("default_locale", "en")  # tests read English; i18n tests ask for pt_BR
         tenant = Tenant(slug=slug or f"tenant-{n}", name=name or f"Tenant {n}", **fields)
         db.session.add(tenant)
         db.session.commit()
@@ -166,6 +174,7 @@ class Client:
 
     def __init__(self, flask_client):
         self.raw = flask_client
+        self.raw.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # tests read English unless they ask
         self.csrf: str | None = None
 
     def open(self, method: str, url: str, **kwargs):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_login import current_user
 
 from app.extensions import babel
@@ -12,7 +12,9 @@ LOCALES = {"pt_BR": "Português (Brasil)", "en": "English"}
 
 
 def select_locale() -> str:
-    """The locale for this request."""
+    """The locale for this request; commands and jobs (no request) speak English."""
+    if not has_request_context():
+        return "en"
     chosen = None
     if current_user and current_user.is_authenticated and current_user.profile is not None:
         chosen = current_user.profile.locale

@@ -1,0 +1,85 @@
+"""Walk app.url_map: every route is classified, and each class holds, including across tenants."""
+
+import pytest
+from flask import url_for
+
+from app.core.models import Role
+from tests.security.route_table import ROUTES
+
+
+def _rules(app):
+    return [r for r in app.url_map.iter_rules()]
+
+
+def _url(rule, slug="x"):
+    args = {name: (slug if name == "slug" else "1") for name in rule.arguments}
+    if rule.endpoint == "static":
+        args = {"filename": "css/app.css"}
+    return url_for(rule.endpoint, **args)
+
+
+def _methods(rule):
+    return sorted(m for m in rule.methods if m not in {"HEAD", "OPTIONS"})
+
+
+def test_every_route_is_classified(app):
+    endpoints = {r.endpoint for r in _rules(app)}
+    unclassified = endpoints - ROUTES.keys()
+    stale = ROUTES.keys() - endpoints
+    assert not unclassified, f"classify these routes in tests/security/route_table.py: {sorted(unclassified)}"
+    assert not stale, f"these entries name no route: {sorted(stale)}"
+
+
+def test_role_classes_match_the_views(app):
+    for rule in _rules(app):
+        kind = ROUTES[rule.endpoint]
+        required = getattr(app.view_functions[rule.endpoint], "required_role", None)
+        if kind.startswith("role:"):
+            assert required == Role(kind.split(":")[1]), rule.endpoint
+        else:
+            assert required is None, rule.endpoint
+
+
+def _call(client, method, url):
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, {})
+
+
+def test_anonymous_users_are_sent_to_sign_in(app, client):
+    with app.test_request_context():
+        cases = [(m, _url(r)) for r in _rules(app) if ROUTES[r.endpoint] != "public" for m in _methods(r)]
+    assert cases
+    for method, url in cases:
+        response = _call(client, method, url)
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"], (method, url)
+
+
+def test_members_of_another_tenant_get_404(app, client, auth, member_of, create_tenant):
+    owner_elsewhere, _ = member_of(Role.OWNER)
+    victim = create_tenant(slug="victim")
+    auth.login(owner_elsewhere)
+    with app.test_request_context():
+        cases = [(m, _url(r, slug=victim.slug)) for r in _rules(app) if "slug" in r.arguments for m in _methods(r)]
+    assert cases
+    for method, url in cases:
+        assert _call(client, method, url).status_code == 404, (method, url)
+    with app.test_request_context():
+        missing = [(m, _url(r, slug="no-such-tenant")) for r in _rules(app) if "slug" in r.arguments
+                   for m in _methods(r)]
+    for method, url in missing:
+        assert _call(client, method, url).status_code == 404, (method, url)
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.MANAGER])
+def test_lower_roles_get_403_on_role_routes(app, client, auth, member_of, role):
+    user, tenant = member_of(role)
+    auth.login(user)
+    with app.test_request_context():
+        cases = [(m, _url(r, slug=tenant.slug), ROUTES[r.endpoint]) for r in _rules(app)
+                 if ROUTES[r.endpoint].startswith("role:") for m in _methods(r)]
+    for method, url, kind in cases:
+        needed = Role(kind.split(":")[1])
+        expected = 403 if not role.at_least(needed) else None
+        if expected:
+            assert _call(client, method, url).status_code == 403, (method, url)
