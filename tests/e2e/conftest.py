@@ -1,0 +1,144 @@
+"""Browser-test harness: the real app on a live threaded server, driven by Playwright and Debian's Chromium.
+
+Every test here gets the `e2e` marker. Without Chromium (or without the `playwright` package) the
+tests are skipped with a message that says what to install; Playwright's own browser download is
+never used.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+E2E_DIR = Path(__file__).resolve().parent
+TIMEOUT_MS = 10_000  # auto-waiting ceiling for every locator and navigation
+
+
+def _missing_requirement() -> str | None:
+    if not Path(CHROMIUM_PATH).is_file():
+        return (f"Chromium not found at {CHROMIUM_PATH}: install Debian's chromium "
+                "(apt-get install -y chromium) to run browser tests, or set CHROMIUM_PATH")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is missing: pip install -e '.[test]' to run browser tests"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselection, so `-m "not e2e"` sees the marker
+def pytest_collection_modifyitems(config, items):
+    reason = _missing_requirement()
+    for item in items:
+        if E2E_DIR not in item.path.resolve().parents:
+            continue  # this hook sees the whole session's items, not only ours
+        item.add_marker(pytest.mark.e2e)
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+# ---------------------------------------------------------------- live server
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+    def __call__(self, path: str = "/") -> str:
+        """Absolute URL of `path` on this server."""
+        return self.url + path
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's app served on 127.0.0.1 (a free port) by a threaded werkzeug server in a daemon thread.
+
+    The test holds an app context; each request runs in a fresh contextvars context so it gets its
+    own app context, `g` and database session instead of sharing the test's.
+    """
+    def wsgi(environ, start_response):
+        return contextvars.Context().run(app.wsgi_app, environ, start_response)
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="e2e-live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    """One headless Debian Chromium for the session."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS,
+                                      downloads_path=str(tmp_path_factory.mktemp("downloads")))
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class PageErrors:
+    """Console errors (CSP violations show up here) and uncaught exceptions seen by a page."""
+
+    console: list[str] = field(default_factory=list)
+    uncaught: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return [f"console: {m}" for m in self.console] + [f"pageerror: {m}" for m in self.uncaught]
+
+
+@pytest.fixture
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def page(browser, live_server, page_errors):
+    """A fresh context and page per test, in English, pointed at the live server.
+
+    Closed before the live server stops and before the database is emptied.
+    """
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="en-US",
+        extra_http_headers={"Accept-Language": "en"},
+        viewport={"width": 1280, "height": 900},  # wide enough for the expanded navbar
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    pg.on("console", lambda msg: page_errors.console.append(f"{msg.text} ({msg.location.get('url', '')})")
+          if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: page_errors.uncaught.append(str(exc)))
+    try:
+        yield pg
+    finally:
+        context.close()
