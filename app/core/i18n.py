@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 from app.extensions import babel
@@ -24,6 +24,8 @@ def select_locale() -> str:
     if chosen in LOCALES:
         return chosen
     best = request.accept_languages.best_match(["pt-BR", "pt", "en"])
+    if best is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     return "en" if best == "en" else "pt_BR"
 
 

@@ -55,13 +55,12 @@ def test_environment_is_read(monkeypatch):
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("ENCRYPTION_KEYS", f"{key}, ")
     monkeypatch.setenv("SESSION_IDLE_MINUTES", "5")
-    monkeypatch.setenv("FEATURE_LOG_MODULE_DENIALS", "yes")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "no")
     monkeypatch.setenv("HUBX_ENV", "production")
     settings = Config.from_env()
     assert settings["ENCRYPTION_KEYS"] == [key]
     assert settings["SESSION_IDLE_MINUTES"] == 5
-    assert settings["FEATURE_LOG_MODULE_DENIALS"] is True
-    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["SESSION_COOKIE_SECURE"] is False  # explicit setting beats the production default
 
 
 def test_a_bad_number_is_a_clear_error(monkeypatch):
