@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -33,8 +34,15 @@ class Role(enum.StrEnum):
         """True when this role ranks at or above `other`."""
         return self.rank >= other.rank
 
+    @property
+    def label(self):
+        """The role's name in the UI language."""
+        return _ROLE_LABELS[self]
+
 
 _ROLE_RANK = {Role.OWNER: 40, Role.ADMIN: 30, Role.MANAGER: 20, Role.MEMBER: 10}
+_ROLE_LABELS = {Role.OWNER: _l("owner"), Role.ADMIN: _l("admin"), Role.MANAGER: _l("manager"),
+                Role.MEMBER: _l("member")}
 
 
 class UserStatus(enum.StrEnum):

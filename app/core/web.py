@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Flask, abort, current_app, g, request, session
 from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
@@ -79,6 +80,9 @@ def _resolve_tenant():
 def register_tenancy(app: Flask) -> None:
     """Sign-in state and tenant of every request."""
     login_manager.login_view = "auth.login"
+    # Flask-Login's own default text, made translatable; str() renders it in the request's locale.
+    login_manager.login_message = _l("Please log in to access this page.")
+    login_manager.localize_callback = str
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     app.before_request(_enforce_session_timeouts)

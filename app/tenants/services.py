@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections import Counter
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -110,10 +109,10 @@ def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale:
     return changes
 
 
-def member_counts(tenant_id: int) -> dict[str, int]:
-    """Members of the tenant per role."""
+def member_counts(tenant_id: int) -> dict[Role, int]:
+    """Members of the tenant per role, every role present, highest first."""
     rows = db.session.execute(
         select(Membership.role, func.count()).where(Membership.tenant_id == tenant_id).group_by(Membership.role)
     ).all()
-    counts = Counter({str(role): n for role, n in rows})
-    return {str(role): counts.get(str(role), 0) for role in Role}
+    counts = dict(rows)
+    return {role: counts.get(role, 0) for role in Role}
