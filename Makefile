@@ -26,7 +26,7 @@ install: $(STAMP) translations
 install-test: $(TEST_STAMP) translations
 
 translations: | $(BIN)/python
-	@$(BIN)/pybabel compile -q -d app/translations
+	@$(BIN)/pybabel compile -d app/translations >/dev/null
 
 run: install
 	$(BIN)/flask db upgrade
