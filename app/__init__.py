@@ -97,9 +97,10 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
     from app.auth import bp as auth_bp
     from app.core.health import bp as health_bp
+    from app.permissions import bp as permissions_bp
     from app.tenants import bp as tenants_bp
 
-    for bp in (health_bp, auth_bp, tenants_bp):
+    for bp in (health_bp, auth_bp, tenants_bp, permissions_bp):
         app.register_blueprint(bp)
 
 
@@ -107,9 +108,11 @@ def register_commands(app: Flask) -> None:
     """Each domain's `flask` commands."""
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
+    from app.permissions.cli import register_permission_commands
     from app.tenants.cli import demo_cli, tenants_cli
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
     register_core_commands(app)
+    register_permission_commands(app)

@@ -76,6 +76,8 @@ class Config:
             "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "pt_BR"),
             "BABEL_DEFAULT_TIMEZONE": "UTC",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+            "FEATURE_MODULE_DENY_403": _bool("FEATURE_MODULE_DENY_403", True),
+            "FEATURE_LOG_MODULE_DENIALS": _bool("FEATURE_LOG_MODULE_DENIALS", False),
         }
 
 

@@ -5,3 +5,4 @@ def import_models() -> None:
     """Import each models module once (idempotent)."""
     import app.audit.models  # noqa: F401
     import app.core.models  # noqa: F401
+    import app.permissions.models  # noqa: F401

@@ -17,6 +17,7 @@ from app import create_app
 from app.config import TestConfig
 from app.core.models import Membership, Role, Tenant, User, UserStatus
 from app.extensions import db, limiter
+from app.permissions.resolver import cache
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test credential)
 _seq = itertools.count(1)
@@ -94,6 +95,7 @@ def app(request, base_app, database_url, instance_path):
     saved_limiter = dict(limiter.__dict__)
     application = make_app(database_url, instance_path, **marker.kwargs) if marker else base_app
     with application.app_context():
+        cache().clear()  # ids restart with the emptied tables; cached policies must not outlive them
         try:
             limiter.reset()
         except Exception:  # noqa: BLE001 (a test may point the limiter at a Redis that is down)

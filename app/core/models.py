@@ -7,7 +7,8 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -93,6 +94,8 @@ class User(UserMixin, TimestampMixin, SoftDeleteMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False, default="")
     #: Werkzeug scrypt hash; never the password
     password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    #: platform operator: manages global permission rules and may look into every tenant
+    is_operator: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sa_false())
 
     profile: Mapped[Profile] = relationship(back_populates="user", uselist=False, lazy="joined")
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="select")

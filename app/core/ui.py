@@ -10,11 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-Visible = Callable[[Any], bool]  # receives the current Membership
-
-
-def _always(_membership) -> bool:
-    return True
+Allowed = Callable[[str], bool]  # the current user's `can("module.action")`
 
 
 @dataclass(frozen=True)
@@ -25,7 +21,7 @@ class NavItem:
     label: Any  # lazy string
     endpoint: str
     order: int
-    visible: Visible = _always
+    permission: str | None = None  # shown only to those allowed this; None: every member
 
 
 @dataclass(frozen=True)
@@ -35,8 +31,8 @@ class DashboardCard:
     key: str
     template: str
     order: int
-    context: Callable[..., dict] = field(default=lambda tenant, membership: {})
-    visible: Visible = _always
+    context: Callable[..., dict] = field(default=lambda tenant: {})
+    permission: str | None = None  # shown only to those allowed this; None: every member
 
 
 @dataclass(frozen=True)
@@ -47,8 +43,8 @@ class SettingsSection:
     title: Any  # lazy string
     template: str
     order: int
-    context: Callable[..., dict] = field(default=lambda tenant, membership: {})
-    visible: Visible = _always
+    context: Callable[..., dict] = field(default=lambda tenant: {})
+    permission: str | None = None  # shown only to those allowed this; None: every member
 
 
 _NAV: dict[str, NavItem] = {}
@@ -68,14 +64,20 @@ def register_settings_section(section: SettingsSection) -> None:
     _SECTIONS[section.key] = section
 
 
-def nav_items(membership) -> list[NavItem]:
-    """Navigation entries this member may see, in order."""
-    return sorted((i for i in _NAV.values() if i.visible(membership)), key=lambda i: i.order)
+def _visible(items, can: Allowed) -> list:
+    return sorted((i for i in items if i.permission is None or can(i.permission)), key=lambda i: i.order)
 
 
-def dashboard_cards(membership) -> list[DashboardCard]:
-    return sorted((c for c in _CARDS.values() if c.visible(membership)), key=lambda c: c.order)
+def nav_items(can: Allowed) -> list[NavItem]:
+    """Navigation entries the current user may open, in order."""
+    return _visible(_NAV.values(), can)
 
 
-def settings_sections(membership) -> list[SettingsSection]:
-    return sorted((s for s in _SECTIONS.values() if s.visible(membership)), key=lambda s: s.order)
+def dashboard_cards(can: Allowed) -> list[DashboardCard]:
+    """Dashboard cards the current user may see, in order."""
+    return _visible(_CARDS.values(), can)
+
+
+def settings_sections(can: Allowed) -> list[SettingsSection]:
+    """Settings sections the current user may change, in order."""
+    return _visible(_SECTIONS.values(), can)

@@ -17,6 +17,7 @@ from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
 from app.core.ui import nav_items
+from app.permissions.gate import can
 from app.extensions import db, login_manager
 
 
@@ -40,6 +41,11 @@ def memberships_of(user: User) -> list[Membership]:
             .execution_options(all_tenants=True)
         )
     )
+
+
+def all_tenants() -> list[Tenant]:
+    """Every live tenant, by name (the operators' tenant switcher)."""
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.name)))
 
 
 def _enforce_session_timeouts() -> None:
@@ -70,10 +76,16 @@ def _resolve_tenant():
         .where(Tenant.slug == slug, Membership.user_id == current_user.id)
         .execution_options(all_tenants=True)
     )
-    if membership is None:
+    if membership is not None:
+        tenant = membership.tenant
+    elif current_user.is_operator:  # operators may look into every tenant (what they may do: the gate)
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    else:
+        tenant = None
+    if tenant is None:
         abort(404)  # the same answer whether the tenant exists or not
-    g.tenant, g.membership = membership.tenant, membership
-    g.tenant_token = set_current_tenant(membership.tenant_id)
+    g.tenant, g.membership = tenant, membership
+    g.tenant_token = set_current_tenant(tenant.id)
     return None
 
 
@@ -104,8 +116,10 @@ def register_templates(app: Flask) -> None:
         return {
             "current_tenant": tenant,
             "current_membership": membership,
-            "nav": nav_items(membership) if membership is not None else [],
+            "nav": nav_items(can) if tenant is not None else [],
             "my_memberships": memberships_of(current_user) if current_user.is_authenticated else [],
+            "operator_tenants": all_tenants() if current_user.is_authenticated and current_user.is_operator else [],
+            "can": can,
         }
 
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
@@ -121,23 +135,3 @@ def safe_next(target: str | None) -> str | None:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
-
-
-def require_role(minimum):
-    """Route decorator: the current member's role must rank at least `minimum` (403 otherwise)."""
-    from functools import wraps
-
-    from app.errors import Forbidden
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            membership = g.get("membership")
-            if membership is None or not membership.role.at_least(minimum):
-                raise Forbidden()
-            return view(*args, **kwargs)
-
-        wrapped.required_role = minimum
-        return wrapped
-
-    return decorator

@@ -19,27 +19,27 @@ from app.core.ui import (
     register_settings_section,
     settings_sections,
 )
-from app.core.web import memberships_of, request_meta, require_role
+from app.core.web import memberships_of, request_meta
+from app.permissions.catalogue import declare
+from app.permissions.gate import can, require
 from app.errors import DomainError
 from app.tenants import bp
 from app.tenants.forms import GeneralSettingsForm
 from app.tenants.services import member_counts, update_settings, valid_timezones
 
 
-def _is_admin(membership) -> bool:
-    return membership.role.at_least(Role.ADMIN)
-
-
 def _general_form(tenant, **kwargs) -> GeneralSettingsForm:
     return GeneralSettingsForm(obj=tenant, timezones=valid_timezones(), **kwargs)
 
 
+declare("settings", ("manage", _l("Change tenant settings"), Role.ADMIN))
 register_nav(NavItem("dashboard", _l("Dashboard"), "tenants.dashboard", 0))
-register_nav(NavItem("settings", _l("Settings"), "tenants.settings", 1000, visible=_is_admin))
+register_nav(NavItem("settings", _l("Settings"), "tenants.settings", 1000, permission="settings.manage"))
 register_card(DashboardCard("members", "tenants/_card_members.html", 10,
-                            context=lambda tenant, membership: {"counts": member_counts(tenant.id)}))
+                            context=lambda tenant: {"counts": member_counts(tenant.id)}))
 register_settings_section(SettingsSection("general", _l("General"), "tenants/_settings_general.html", 0,
-                                          context=lambda tenant, membership: {"form": _general_form(tenant, formdata=None)}))
+                                          context=lambda tenant: {"form": _general_form(tenant, formdata=None)},
+                                          permission="settings.manage"))
 
 
 @bp.get("/")
@@ -56,22 +56,22 @@ def home():
 @login_required
 def dashboard(slug: str):
     """The tenant's dashboard: one card per capability."""
-    cards = [(card, card.context(g.tenant, g.membership)) for card in dashboard_cards(g.membership)]
+    cards = [(card, card.context(g.tenant)) for card in dashboard_cards(can)]
     return render_template("tenants/dashboard.html", cards=cards)
 
 
 @bp.get("/t/<slug>/settings")
 @login_required
-@require_role(Role.ADMIN)
+@require("settings.manage")
 def settings(slug: str):
     """Tenant settings: one section per capability."""
-    sections = [(s, s.context(g.tenant, g.membership)) for s in settings_sections(g.membership)]
+    sections = [(s, s.context(g.tenant)) for s in settings_sections(can)]
     return render_template("tenants/settings.html", sections=sections)
 
 
 @bp.post("/t/<slug>/settings/general")
 @login_required
-@require_role(Role.ADMIN)
+@require("settings.manage")
 def update_general(slug: str):
     """Save name, time zone and default language."""
     form = _general_form(g.tenant)
@@ -94,6 +94,6 @@ def update_general(slug: str):
         status = 422
     if is_htmx():
         return render_template("tenants/_settings_general.html", form=form), status
-    sections = [(s, s.context(g.tenant, g.membership)) for s in settings_sections(g.membership)]
+    sections = [(s, s.context(g.tenant)) for s in settings_sections(can)]
     sections = [(s, {"form": form} if s.key == "general" else ctx) for s, ctx in sections]
     return render_template("tenants/settings.html", sections=sections), status

@@ -4,7 +4,8 @@ Kinds:
 - public:  anyone, signed in or not
 - login:   any signed-in user; anonymous users are sent to the sign-in page
 - tenant:  a member of the tenant in the URL (others get 404, as if the tenant did not exist)
-- role:X   a member of the tenant whose role ranks at least X (lower roles get 403)
+- permission:K  a member of the tenant allowed K (`module.action`) by the resolver (others get 403);
+               checked against the view's @require(K)
 """
 
 ROUTES: dict[str, str] = {
@@ -16,6 +17,6 @@ ROUTES: dict[str, str] = {
     "auth.logout": "login",
     "tenants.home": "login",
     "tenants.dashboard": "tenant",
-    "tenants.settings": "role:admin",
-    "tenants.update_general": "role:admin",
+    "tenants.settings": "permission:settings.manage",
+    "tenants.update_general": "permission:settings.manage",
 }

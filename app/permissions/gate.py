@@ -1,0 +1,75 @@
+"""The one permission gate used by every tenant route, and `can()` for templates."""
+
+from __future__ import annotations
+
+import time
+from functools import wraps
+
+from flask import current_app, flash, g, redirect, url_for
+from flask_login import current_user
+
+from app import audit
+from app.errors import Forbidden
+from app.extensions import login_manager
+from app.permissions.policy import Decision, Policy
+from app.permissions.resolver import RESOLVE_SECONDS, load_policy
+
+
+def request_policy() -> Policy | None:
+    """The signed-in user's policy in the current tenant, loaded once per request."""
+    if "policy" not in g:
+        tenant = g.get("tenant")
+        if tenant is None or not current_user.is_authenticated:
+            return None
+        g.policy = load_policy(current_user.id, tenant.id)
+    return g.policy
+
+
+def check(key: str, resource: str | None = None) -> Decision:
+    """Decide `key` for the current user in the current tenant."""
+    started = time.perf_counter()
+    policy = request_policy()
+    if policy is None:
+        return Decision(False, "not signed in to a tenant")
+    decision = policy.decide(key, resource)
+    RESOLVE_SECONDS.observe(time.perf_counter() - started)
+    return decision
+
+
+def can(key: str, resource: str | None = None) -> bool:
+    """True when the current user may do `key` here (for templates: show only what may be opened)."""
+    return check(key, resource).allowed
+
+
+def _deny(key: str, decision: Decision):
+    from app.core.web import request_meta
+
+    if current_app.config["FEATURE_LOG_MODULE_DENIALS"]:
+        audit.record("permission.denied", tenant_id=g.tenant.id, actor_id=current_user.id,
+                     target_type="permission", target_id=key, outcome="failure",
+                     details={"reason": decision.reason, "rule_id": decision.rule.id if decision.rule else None},
+                     **request_meta())
+    if current_app.config["FEATURE_MODULE_DENY_403"]:
+        raise Forbidden(decision.reason, permission=key)
+    # Hide the module: back to the dashboard, with the reason.
+    flash(decision.reason, "warning")
+    return redirect(url_for("tenants.dashboard", slug=g.tenant.slug))
+
+
+def require(key: str):
+    """Route decorator: the current user must be allowed `key` in the URL's tenant."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            decision = check(key)
+            if not decision.allowed:
+                return _deny(key, decision)
+            return view(*args, **kwargs)
+
+        wrapped.permission = key
+        return wrapped
+
+    return decorator

@@ -1,0 +1,133 @@
+"""The resolver: a compiled policy per (user, tenant), and decisions with a reason an admin understands.
+
+Sources are the member's role defaults and the user's rules (tenant rules of this tenant, global rules).
+DENY beats ALLOW wherever they meet; expired rules are ignored; a user who is not active is denied
+everything. A rule limited to a resource applies only to checks of that same resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+
+from app.core.mixins import utcnow
+from app.core.models import Role, UserStatus
+from app.permissions import catalogue
+from app.permissions.models import Effect, PermissionRule
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """The parts of a PermissionRule the resolver needs, detached from the session."""
+
+    id: int
+    effect: Effect
+    module: str
+    action: str | None
+    resource: str | None  # "type:id" or None
+    expires_at: datetime | None
+    is_global: bool
+    reason: str
+
+    @classmethod
+    def of(cls, rule: PermissionRule) -> CompiledRule:
+        return cls(rule.id, rule.effect, rule.module, rule.action, rule.resource, rule.expires_at,
+                   rule.is_global, rule.reason)
+
+    def applies(self, resource: str | None, now: datetime) -> bool:
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        return self.resource is None or self.resource == resource
+
+    def describe(self) -> str:
+        scope = _l("global") if self.is_global else _l("tenant")
+        target = f"{self.module}.{self.action or '*'}" + (f" [{self.resource}]" if self.resource else "")
+        text = str(_l("%(effect)s rule #%(id)d (%(scope)s) on %(target)s", effect=self.effect.value.upper(),
+                      id=self.id, scope=scope, target=target))
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one check: allowed or not, why (in words), and the rule that decided, if any."""
+
+    allowed: bool
+    reason: str
+    rule: CompiledRule | None = None
+    trace: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass
+class Policy:
+    """Everything needed to decide for one user in one tenant, without touching the database."""
+
+    user_id: int
+    tenant_id: int
+    status: UserStatus
+    role: Role | None  # None: not a member (an operator looking in)
+    is_operator: bool
+    version: int
+    rules: dict[tuple[str, str | None], tuple[CompiledRule, ...]]
+
+    @classmethod
+    def compile(cls, *, user_id: int, tenant_id: int, status: UserStatus, role: Role | None,
+                is_operator: bool, version: int, rules: list[PermissionRule]) -> Policy:
+        index: dict[tuple[str, str | None], list[CompiledRule]] = {}
+        for rule in rules:
+            index.setdefault((rule.module, rule.action), []).append(CompiledRule.of(rule))
+        # Deny rules first, so the first applicable rule of a bucket is the strongest.
+        ordered = {k: tuple(sorted(v, key=lambda r: (r.effect != Effect.DENY, r.id))) for k, v in index.items()}
+        return cls(user_id, tenant_id, status, role, is_operator, version, ordered)
+
+    def decide(self, key: str, resource: str | None = None, *, now: datetime | None = None,
+               explain: bool = False) -> Decision:
+        """Allowed or denied, and why. `key` is `module.action`; `resource` is `type:id` or None."""
+        module, _, action = key.partition(".")
+        trace: list[str] = []
+        if self.status != UserStatus.ACTIVE:
+            return Decision(False, str(_l("The account is %(status)s: everything is denied.",
+                                          status=self.status.value)))
+        now = now or utcnow()
+        allow: CompiledRule | None = None
+        for bucket in ((module, action), (module, None)):
+            for rule in self.rules.get(bucket, ()):
+                if not rule.applies(resource, now):
+                    if explain:
+                        trace.append(str(_l("ignored: %(rule)s (expired or another resource)",
+                                            rule=rule.describe())))
+                    continue
+                if explain:
+                    trace.append(str(_l("matches: %(rule)s", rule=rule.describe())))
+                if rule.effect == Effect.DENY:
+                    return Decision(False, str(_l("Denied by %(rule)s.", rule=rule.describe())), rule,
+                                    tuple(trace))
+                allow = allow or rule
+        role_grant = self._role_grants(key)
+        if explain:
+            trace.append(self._role_line(key, role_grant))
+        if allow is not None:
+            return Decision(True, str(_l("Allowed by %(rule)s.", rule=allow.describe())), allow, tuple(trace))
+        if role_grant:
+            return Decision(True, self._role_reason(key), None, tuple(trace))
+        if catalogue.get_action(key) is None:
+            return Decision(False, str(_l("%(key)s is not a known permission.", key=key)), None, tuple(trace))
+        return Decision(False, str(_l("No role default or rule grants %(key)s.", key=key)), None, tuple(trace))
+
+    def _role_grants(self, key: str) -> bool:
+        if self.role is not None:
+            return catalogue.role_grants(self.role, key)
+        # An operator who is not a member may look (every `view` action), nothing more.
+        return self.is_operator and key.endswith(".view") and catalogue.get_action(key) is not None
+
+    def _role_reason(self, key: str) -> str:
+        if self.role is None:
+            return str(_l("Platform operators may view every tenant."))
+        return str(_l("The role %(role)s includes %(key)s by default.", role=self.role.label, key=key))
+
+    def _role_line(self, key: str, granted: bool) -> str:
+        if granted:
+            return self._role_reason(key)
+        who = self.role.label if self.role is not None else _l("non-member")
+        return str(_l("The role %(role)s does not include %(key)s.", role=who, key=key))

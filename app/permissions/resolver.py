@@ -1,0 +1,128 @@
+"""resolve(): compiled policies cached per app process, kept honest by a per-user version in the database."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from threading import Lock
+
+from flask import current_app
+from prometheus_client import Counter, Histogram
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.core.models import Membership, Profile, Tenant, User
+from app.extensions import db
+from app.permissions.models import PermissionRule, PolicyVersion
+from app.permissions.policy import Decision, Policy
+
+CACHE_KEY = "hubx_policy_cache"
+CACHE_SIZE = 10_000
+
+CACHE_LOOKUPS = Counter("hubx_permission_cache_lookups_total", "Policy cache lookups", ["result"])
+RESOLVE_SECONDS = Histogram("hubx_permission_resolve_seconds", "Time to resolve one permission check",
+                            buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2))
+
+
+class PolicyCache:
+    """An LRU of compiled policies for one app (one per process in production)."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[int, int], Policy] = OrderedDict()
+        self._lock = Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[int, int], version: int) -> Policy | None:
+        with self._lock:
+            policy = self._items.get(key)
+            if policy is None or policy.version != version:
+                self.misses += 1
+                CACHE_LOOKUPS.labels("miss").inc()
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            CACHE_LOOKUPS.labels("hit").inc()
+            return policy
+
+    def put(self, key: tuple[int, int], policy: Policy) -> None:
+        with self._lock:
+            self._items[key] = policy
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def cache() -> PolicyCache:
+    """This app's policy cache."""
+    return current_app.extensions.setdefault(CACHE_KEY, PolicyCache())
+
+
+def policy_version(user_id: int) -> int:
+    """The user's current policy version (0 before the first change)."""
+    return db.session.scalar(select(PolicyVersion.version).where(PolicyVersion.user_id == user_id)) or 0
+
+
+def bump_policy_version(user_id: int) -> None:
+    """Invalidate every cached policy of `user_id`, in every process, from the next request on."""
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(PolicyVersion).values(user_id=user_id, version=1)
+    db.session.execute(stmt.on_conflict_do_update(index_elements=[PolicyVersion.user_id],
+                                                  set_={"version": PolicyVersion.version + 1}))
+
+
+def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
+    """Build the policy from the database (role, status, operator flag, live rules)."""
+    user_row = db.session.execute(
+        select(User.is_operator, Profile.status).join(Profile, Profile.user_id == User.id)
+        .where(User.id == user_id)
+    ).one()
+    role = db.session.scalar(
+        select(Membership.role).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+        .execution_options(all_tenants=True)
+    )
+    rules = db.session.scalars(
+        select(PermissionRule)
+        .where(PermissionRule.user_id == user_id,
+               or_(PermissionRule.tenant_id == tenant_id, PermissionRule.tenant_id.is_(None)))
+        .execution_options(all_tenants=True)
+    ).all()
+    return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user_row.status, role=role,
+                          is_operator=user_row.is_operator, version=version, rules=list(rules))
+
+
+def load_policy(user_id: int, tenant_id: int, *, version: int | None = None) -> Policy:
+    """The cached policy when its version is current, else a freshly compiled one."""
+    version = policy_version(user_id) if version is None else version
+    key = (user_id, tenant_id)
+    policy = cache().get(key, version)
+    if policy is None:
+        policy = compile_policy(user_id, tenant_id, version)
+        cache().put(key, policy)
+    return policy
+
+
+def resolve(user: User, tenant: Tenant, key: str, resource: str | None = None, *,
+            explain: bool = False) -> Decision:
+    """Decide whether `user` may do `key` (`module.action`) in `tenant`, on `resource` (`type:id`)."""
+    started = time.perf_counter()
+    decision = load_policy(user.id, tenant.id).decide(key, resource, explain=explain)
+    RESOLVE_SECONDS.observe(time.perf_counter() - started)
+    return decision
+
+
+def warm_up(user: User) -> int:
+    """Compile the user's policy for each tenant they belong to (at sign-in); returns how many."""
+    version = policy_version(user.id)
+    tenant_ids = db.session.scalars(
+        select(Membership.tenant_id).where(Membership.user_id == user.id).execution_options(all_tenants=True)
+    ).all()
+    for tenant_id in tenant_ids:
+        load_policy(user.id, tenant_id, version=version)
+    return len(tenant_ids)

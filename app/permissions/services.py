@@ -1,0 +1,253 @@
+"""Permission rules: create, remove, list, prune, find orphans, and the effective matrix of a user."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select
+
+from app import audit
+from app.core.mixins import utcnow
+from app.core.models import Membership, Tenant, User
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.permissions import catalogue
+from app.permissions.models import Effect, PermissionRule
+from app.permissions.policy import Decision
+from app.permissions.resolver import bump_policy_version, load_policy
+
+RESOURCE_RE = re.compile(r"^([a-z_]{1,32}):([A-Za-z0-9_-]{1,64})$")
+
+# Resource types a rule may name, with a function telling whether one exists in a tenant.
+_RESOURCE_TYPES: dict[str, Callable[[int, str], bool]] = {}
+
+
+def declare_resource(type_: str, exists: Callable[[int, str], bool]) -> None:
+    """Let rules name resources of `type_`; `exists(tenant_id, id)` is used to find orphans."""
+    _RESOURCE_TYPES[type_] = exists
+
+
+def _member_exists(tenant_id: int, user_id: str) -> bool:
+    return user_id.isdigit() and db.session.scalar(
+        select(Membership.id).where(Membership.tenant_id == tenant_id, Membership.user_id == int(user_id))
+        .execution_options(all_tenants=True)) is not None
+
+
+declare_resource("user", _member_exists)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, from where: what every audited change needs."""
+
+    user: User
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+    def meta(self) -> dict:
+        return {"actor_id": self.user.id, "ip": self.ip, "user_agent": self.user_agent,
+                "request_id": self.request_id}
+
+
+def parse_resource(text: str | None) -> tuple[str | None, str | None]:
+    """`type:id` -> (type, id); empty -> (None, None); anything else is refused."""
+    if not text:
+        return None, None
+    match = RESOURCE_RE.match(text.strip())
+    if not match:
+        raise ValidationFailed(str(_l("Write the resource as type:id, e.g. user:42.")), field="resource")
+    if match.group(1) not in _RESOURCE_TYPES:
+        raise ValidationFailed(str(_l("Unknown resource type %(type)s. Known: %(known)s.", type=match.group(1),
+                                      known=", ".join(sorted(_RESOURCE_TYPES)))), field="resource")
+    return match.group(1), match.group(2)
+
+
+def _member(tenant: Tenant, user_id: int) -> User:
+    user = db.session.scalar(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant.id, User.id == user_id).execution_options(all_tenants=True)
+    )
+    if user is None:
+        raise ValidationFailed(str(_l("Choose a member of this tenant.")), field="user_id")
+    return user
+
+
+def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, target: str,
+                resource: str | None = None, expires_at: datetime | None = None, reason: str = "",
+                scope: str = "tenant") -> PermissionRule:
+    """Add an allow or deny rule for a member. `target` is `module.action` or `module.*`.
+
+    Global scope (every tenant) is for platform operators only.
+    """
+    subject = _member(tenant, user_id)
+    if effect not in {e.value for e in Effect}:
+        raise ValidationFailed(str(_l("Choose allow or deny.")), field="effect")
+    module, _, action = target.partition(".")
+    action = None if action in {"", "*"} else action
+    if not catalogue.is_known(module, action):
+        raise ValidationFailed(str(_l("%(target)s is not in the catalogue.", target=target)), field="target")
+    if scope not in {"tenant", "global"}:
+        raise ValidationFailed(str(_l("Choose tenant or global scope.")), field="scope")
+    if scope == "global" and not actor.user.is_operator:
+        raise Forbidden(str(_l("Only platform operators may create global rules.")))
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationFailed(str(_l("The expiry must be in the future.")), field="expires_at")
+    resource_type, resource_id = parse_resource(resource)
+    rule = PermissionRule(
+        tenant_id=None if scope == "global" else tenant.id, user_id=subject.id, effect=Effect(effect),
+        module=module, action=action, resource_type=resource_type, resource_id=resource_id,
+        expires_at=expires_at, reason=reason.strip()[:500], created_by_id=actor.user.id,
+    )
+    db.session.add(rule)
+    db.session.flush()
+    bump_policy_version(subject.id)
+    audit.record("permission.rule_created", tenant_id=tenant.id, target_type="permission_rule", target_id=rule.id,
+                 details={"user_id": subject.id, "effect": effect, "target": rule.target,
+                          "resource": rule.resource, "scope": scope,
+                          "expires_at": expires_at.isoformat() if expires_at else None, "reason": rule.reason},
+                 **actor.meta())
+    return rule
+
+
+def get_rule(tenant: Tenant, rule_id: int) -> PermissionRule:
+    """A live rule of this tenant, or a global one; 404 otherwise."""
+    rule = db.session.scalar(
+        select(PermissionRule).where(PermissionRule.id == rule_id,
+                                     or_(PermissionRule.tenant_id == tenant.id, PermissionRule.tenant_id.is_(None)))
+        .execution_options(all_tenants=True)
+    )
+    if rule is None:
+        raise NotFound()
+    return rule
+
+
+def delete_rule(actor: Actor, tenant: Tenant, rule_id: int) -> PermissionRule:
+    """Remove a rule (soft delete); global rules only by operators."""
+    rule = get_rule(tenant, rule_id)
+    if rule.is_global and not actor.user.is_operator:
+        raise Forbidden(str(_l("Only platform operators may remove global rules.")))
+    rule.soft_delete()
+    db.session.flush()
+    bump_policy_version(rule.user_id)
+    audit.record("permission.rule_deleted", tenant_id=tenant.id, target_type="permission_rule", target_id=rule.id,
+                 details={"user_id": rule.user_id, "effect": rule.effect.value, "target": rule.target},
+                 **actor.meta())
+    return rule
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_rules(tenant: Tenant, *, user_id: int | None = None, effect: str | None = None,
+               module: str | None = None, search: str | None = None, page: int = 1,
+               per_page: int = 25) -> Page:
+    """Rules that apply in this tenant (its own and global ones), newest first, filtered and paginated."""
+    query = (select(PermissionRule).join(User, User.id == PermissionRule.user_id)
+             .where(or_(PermissionRule.tenant_id == tenant.id, PermissionRule.tenant_id.is_(None)),
+                    PermissionRule.user_id.in_(select(Membership.user_id).where(Membership.tenant_id == tenant.id)))
+             .execution_options(all_tenants=True))
+    if user_id:
+        query = query.where(PermissionRule.user_id == user_id)
+    if effect in {e.value for e in Effect}:
+        query = query.where(PermissionRule.effect == Effect(effect))
+    if module:
+        query = query.where(PermissionRule.module == module)
+    if search:
+        like = f"%{search.strip().lower()}%"
+        query = query.where(or_(func.lower(User.email).like(like), func.lower(PermissionRule.reason).like(like)))
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = max(1, page)
+    items = db.session.scalars(query.order_by(PermissionRule.id.desc())
+                               .limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(list(items), page, per_page, total)
+
+
+def members(tenant: Tenant) -> list[tuple[User, Membership]]:
+    """The tenant's members with their memberships, by email."""
+    return list(db.session.execute(
+        select(User, Membership).join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant.id).order_by(User.email).execution_options(all_tenants=True)
+    ).tuples())
+
+
+def explain(user: User, tenant: Tenant, key: str, resource: str | None = None) -> Decision:
+    """The decision for one check, with the trace of every source considered."""
+    if catalogue.get_action(key) is None:
+        raise ValidationFailed(str(_l("%(key)s is not in the catalogue.", key=key)), field="action")
+    if resource:
+        parse_resource(resource)
+    return load_policy(user.id, tenant.id).decide(key, resource or None, explain=True)
+
+
+def effective_matrix(user: User, tenant: Tenant) -> list[tuple[catalogue.Action, Decision]]:
+    """Every catalogue action with the user's decision in this tenant."""
+    policy = load_policy(user.id, tenant.id)
+    return [(action, policy.decide(action.key)) for action in catalogue.actions()]
+
+
+def prune_expired(now: datetime | None = None) -> int:
+    """Soft-delete every expired rule (they are already ignored); returns how many."""
+    now = now or utcnow()
+    rules = db.session.scalars(
+        select(PermissionRule).where(PermissionRule.expires_at <= now).execution_options(all_tenants=True)
+    ).all()
+    for rule in rules:
+        rule.soft_delete()
+        bump_policy_version(rule.user_id)
+        audit.record("permission.rule_pruned", tenant_id=rule.tenant_id, target_type="permission_rule",
+                     target_id=rule.id, details={"user_id": rule.user_id, "target": rule.target,
+                                                 "expired_at": rule.expires_at.isoformat()})
+    db.session.flush()
+    return len(rules)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A rule that points at something that is not there."""
+
+    rule_id: int
+    tenant_id: int | None
+    user_id: int
+    target: str
+    problem: str
+
+
+def orphan_rules() -> list[Orphan]:
+    """Live rules naming an unknown module or action, a deleted user or non-member, or a missing resource."""
+    found = []
+    rules = db.session.scalars(select(PermissionRule).order_by(PermissionRule.id)
+                               .execution_options(all_tenants=True)).all()
+    live_users = set(db.session.scalars(select(User.id)))
+    for rule in rules:
+        problem = None
+        if not catalogue.is_known(rule.module, rule.action):
+            problem = f"unknown permission {rule.target}"
+        elif rule.user_id not in live_users:
+            problem = f"user {rule.user_id} is deleted"
+        elif rule.tenant_id is not None and not _member_exists(rule.tenant_id, str(rule.user_id)):
+            problem = f"user {rule.user_id} is no longer a member of tenant {rule.tenant_id}"
+        elif rule.resource_type is not None:
+            exists = _RESOURCE_TYPES.get(rule.resource_type)
+            if exists is None:
+                problem = f"unknown resource type {rule.resource_type}"
+            elif rule.tenant_id is not None and not exists(rule.tenant_id, rule.resource_id):
+                problem = f"resource {rule.resource} does not exist"
+        if problem:
+            found.append(Orphan(rule.id, rule.tenant_id, rule.user_id, rule.target, problem))
+    return found
