@@ -7,6 +7,9 @@ from rq import cron
 
 from jobs import QUEUE
 from jobs.maintenance import purge_soft_deleted
+from jobs.permissions import prune_expired_permissions
 
 # 03:17 UTC daily: off the hour, when traffic is low.
 cron.register(purge_soft_deleted, QUEUE, cron="17 3 * * *", name="purge-soft-deleted")
+# Hourly at :07: expired rules are already ignored; pruning keeps lists and the orphan report clean.
+cron.register(prune_expired_permissions, QUEUE, cron="7 * * * *", name="prune-expired-permissions")

@@ -12,6 +12,7 @@ from app.auth.services import authenticate, record_sign_out
 from app.core.mixins import utcnow
 from app.core.web import request_meta, safe_next
 from app.extensions import limiter
+from app.permissions.resolver import warm_up
 
 
 def _login_limit() -> str:
@@ -31,6 +32,7 @@ def login():
             next_url = safe_next(request.args.get("next"))
             session.clear()  # nothing from before sign-in survives it
             login_user(result.user)
+            warm_up(result.user)  # compile the user's policies now, not on their first page
             now = utcnow().timestamp()
             session["auth_at"] = session["seen_at"] = now
             return redirect(next_url or url_for("tenants.home"))

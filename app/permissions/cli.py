@@ -16,7 +16,8 @@ from app.auth.services import normalise_email
 from app.core.models import Tenant, User
 from app.extensions import db
 from app.permissions.resolver import bump_policy_version, resolve
-from app.permissions.services import orphan_rules, parse_resource, prune_expired
+from app.permissions.services import orphan_rules, parse_resource
+from jobs.permissions import prune_expired_permissions
 
 permissions_cli = AppGroup("permissions", help="Permission checks.")
 operators_cli = AppGroup("operators", help="Platform operators.")
@@ -58,7 +59,7 @@ def register_permission_commands(app: Flask) -> None:
     @app.cli.command("prune-expired-permissions")
     def prune_cmd() -> None:
         """Soft-delete rules whose expiry has passed (the resolver already ignores them)."""
-        count = prune_expired()
+        count = prune_expired_permissions()
         db.session.commit()
         click.echo(f"{count} expired rules pruned")
 

@@ -9,7 +9,7 @@ from flask import current_app, flash, g, redirect, url_for
 from flask_login import current_user
 
 from app import audit
-from app.errors import Forbidden
+from app.errors import Forbidden, render_error
 from app.extensions import login_manager
 from app.permissions.policy import Decision, Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy
@@ -50,7 +50,10 @@ def _deny(key: str, decision: Decision):
                      details={"reason": decision.reason, "rule_id": decision.rule.id if decision.rule else None},
                      **request_meta())
     if current_app.config["FEATURE_MODULE_DENY_403"]:
-        raise Forbidden(decision.reason, permission=key)
+        # Rendered, not raised: the gate runs before the view, so there is nothing to roll back,
+        # and raising would roll back the denial's own audit event.
+        return render_error(Forbidden.status, Forbidden.code, str(Forbidden.title), decision.reason,
+                            permission=key)
     # Hide the module: back to the dashboard, with the reason.
     flash(decision.reason, "warning")
     return redirect(url_for("tenants.dashboard", slug=g.tenant.slug))

@@ -53,6 +53,7 @@ def test_cron_schedule_loads():
     assert "purge-soft-deleted" in names
     entry = next(e for e in cron._job_data_registry if e["name"] == "purge-soft-deleted")
     assert entry["func"] is purge_soft_deleted and entry["cron"] == "17 3 * * *"
+    assert "prune-expired-permissions" in names
 
 
 @pytest.mark.redis
