@@ -84,7 +84,7 @@ def register_i18n(app: Flask) -> None:
 def register_web(app: Flask) -> None:
     """Security headers, request id, errors, tenancy of /t/<slug>/ URLs, template helpers."""
     from app.core.security import register_security
-    from app.core.web import register_tenancy, register_templates
+    from app.core.web import register_templates, register_tenancy
     from app.errors import register_errors
 
     register_security(app)

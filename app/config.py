@@ -85,9 +85,9 @@ class TestConfig:
     """Overrides for the test suite (keys are fixed, CSRF stays on: tests send the token)."""
 
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production-000000000000"
+    SECRET_KEY = "test-secret-key-not-for-production-000000000000"  # noqa: S105 (test-only)
     ENCRYPTION_KEYS = [base64.urlsafe_b64encode(b"t" * 32).decode()]
-    TOKEN_HASH_KEY = "test-token-hash-key-0000000000000000"
+    TOKEN_HASH_KEY = "test-token-hash-key-0000000000000000"  # noqa: S105 (test-only)
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     REDIS_URL = ""
     RATELIMIT_ENABLED = True

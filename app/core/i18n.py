@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 from app.extensions import babel
-from flask_babel import get_locale
 
 LOCALES = {"pt_BR": "Português (Brasil)", "en": "English"}
 

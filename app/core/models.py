@@ -16,7 +16,7 @@ from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, 
 from app.extensions import db
 
 # Werkzeug's scrypt (n=2**15, r=8, p=1), the OWASP-recommended memory-hard choice.
-PASSWORD_METHOD = "scrypt"
+PASSWORD_METHOD = "scrypt"  # noqa: S105 (a hash method name)
 
 
 class Role(enum.StrEnum):

@@ -17,8 +17,8 @@ from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
 from app.core.ui import nav_items
-from app.permissions.gate import can
 from app.extensions import db, login_manager
+from app.permissions.gate import can
 
 
 @login_manager.user_loader

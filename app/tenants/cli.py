@@ -28,8 +28,8 @@ DEMO_ADMIN = "admin@demo.example.com"
 @click.option("--admin-password-stdin", is_flag=True, help="Read the new owner's password from stdin.")
 def create(slug: str, name: str, admin_email: str, admin_password_stdin: bool) -> None:
     """Create tenant SLUG with its owner (stands in for the Core wizard)."""
-    from app.core.models import User
     from app.auth.services import normalise_email
+    from app.core.models import User
 
     existing = db.session.scalar(select(User).where(User.email == normalise_email(admin_email)))
     password = None

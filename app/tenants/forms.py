@@ -12,7 +12,8 @@ from app.core.i18n import LOCALES
 class GeneralSettingsForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
-    default_locale = SelectField(_l("Default language"), choices=[SelectChoice(code, label) for code, label in LOCALES.items()],
+    default_locale = SelectField(_l("Default language"),
+                                 choices=[SelectChoice(code, label) for code, label in LOCALES.items()],
                                  validators=[DataRequired()])
 
     def __init__(self, *args, timezones: list[str], **kwargs):

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app import audit
 from app.auth.services import normalise_email
-from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.core.i18n import LOCALES
+from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.permissions.resolver import bump_policy_version
