@@ -20,9 +20,9 @@ from app.core.ui import (
     settings_sections,
 )
 from app.core.web import memberships_of, request_meta
+from app.errors import DomainError
 from app.permissions.catalogue import declare
 from app.permissions.gate import can, require
-from app.errors import DomainError
 from app.tenants import bp
 from app.tenants.forms import GeneralSettingsForm
 from app.tenants.services import member_counts, update_settings, valid_timezones
