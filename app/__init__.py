@@ -54,6 +54,7 @@ def register_config(app: Flask, overrides) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the crypto helper."""
     from app.core.crypto import init_crypto
+    from app.tokens.usage import init_usage
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
@@ -62,6 +63,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     init_crypto(app)
+    init_usage(app)
     login_manager.init_app(app)
 
 
@@ -95,13 +97,18 @@ def register_web(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per domain."""
+    from app.api import register_api
     from app.auth import bp as auth_bp
     from app.core.health import bp as health_bp
     from app.permissions import bp as permissions_bp
+    from app.permissions.api import bp as permissions_api
     from app.tenants import bp as tenants_bp
+    from app.tokens import bp as tokens_bp
+    from app.tokens.api import bp as tokens_api
 
-    for bp in (health_bp, auth_bp, tenants_bp, permissions_bp):
+    for bp in (health_bp, auth_bp, tenants_bp, permissions_bp, tokens_bp):
         app.register_blueprint(bp)
+    register_api(app, tokens_api, permissions_api)
 
 
 def register_commands(app: Flask) -> None:

@@ -76,6 +76,7 @@ class Config:
             "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "pt_BR"),
             "BABEL_DEFAULT_TIMEZONE": "UTC",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO").upper(),
+            "TOKEN_USAGE_FLUSH_SECONDS": float(os.environ.get("TOKEN_USAGE_FLUSH_SECONDS") or 1.0),
             "FEATURE_MODULE_DENY_403": _bool("FEATURE_MODULE_DENY_403", True),
             "FEATURE_LOG_MODULE_DENIALS": _bool("FEATURE_LOG_MODULE_DENIALS", False),
         }

@@ -6,3 +6,4 @@ def import_models() -> None:
     import app.audit.models  # noqa: F401
     import app.core.models  # noqa: F401
     import app.permissions.models  # noqa: F401
+    import app.tokens.models  # noqa: F401

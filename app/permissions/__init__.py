@@ -14,3 +14,5 @@ declare(
     ("manage", _l("Add and remove permission rules"), Role.ADMIN),
 )
 declare("dashboard", ("view", _l("Open the tenant dashboard"), Role.MEMBER))
+
+from app.permissions import routes  # noqa: E402,F401

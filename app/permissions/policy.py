@@ -7,8 +7,10 @@ everything. A rule limited to a resource applies only to checks of that same res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 
@@ -18,9 +20,9 @@ from app.permissions import catalogue
 from app.permissions.models import Effect, PermissionRule
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    """The parts of a PermissionRule the resolver needs, detached from the session."""
+class CompiledRule(NamedTuple):
+    """The parts of a PermissionRule the resolver needs, detached from the session (a named tuple: a busy user
+    has hundreds, and a tuple is three times cheaper to build than a frozen dataclass)."""
 
     id: int
     effect: Effect
@@ -32,9 +34,14 @@ class CompiledRule:
     reason: str
 
     @classmethod
-    def of(cls, rule: PermissionRule) -> CompiledRule:
-        return cls(rule.id, rule.effect, rule.module, rule.action, rule.resource, rule.expires_at,
-                   rule.is_global, rule.reason)
+    def of(cls, rule: PermissionRule | Sequence) -> CompiledRule:
+        """From a PermissionRule, or the values of `resolver.RULE_COLUMNS` (much cheaper to load and read)."""
+        if isinstance(rule, PermissionRule):
+            rule = (rule.id, rule.effect, rule.module, rule.action, rule.resource_type, rule.resource_id,
+                    rule.expires_at, rule.tenant_id, rule.reason)
+        id_, effect, module, action, resource_type, resource_id, expires_at, tenant_id, reason = rule
+        resource = f"{resource_type}:{resource_id}" if resource_type else None
+        return cls(id_, effect, module, action, resource, expires_at, tenant_id is None, reason)
 
     def applies(self, resource: str | None, now: datetime) -> bool:
         if self.expires_at is not None and self.expires_at <= now:
@@ -73,10 +80,11 @@ class Policy:
 
     @classmethod
     def compile(cls, *, user_id: int, tenant_id: int, status: UserStatus, role: Role | None,
-                is_operator: bool, version: int, rules: list[PermissionRule]) -> Policy:
+                is_operator: bool, version: int, rules: list[PermissionRule] | list[Sequence]) -> Policy:
         index: dict[tuple[str, str | None], list[CompiledRule]] = {}
         for rule in rules:
-            index.setdefault((rule.module, rule.action), []).append(CompiledRule.of(rule))
+            compiled = CompiledRule.of(rule)
+            index.setdefault((compiled.module, compiled.action), []).append(compiled)
         # Deny rules first, so the first applicable rule of a bucket is the strongest.
         ordered = {k: tuple(sorted(v, key=lambda r: (r.effect != Effect.DENY, r.id))) for k, v in index.items()}
         return cls(user_id, tenant_id, status, role, is_operator, version, ordered)
@@ -89,6 +97,9 @@ class Policy:
         if self.status != UserStatus.ACTIVE:
             return Decision(False, str(_l("The account is %(status)s: everything is denied.",
                                           status=self.status.value)))
+        if catalogue.get_action(key) is None:
+            # Before the rules: a module-wide allow must not grant an action the catalogue does not have.
+            return Decision(False, str(_l("%(key)s is not a known permission.", key=key)))
         now = now or utcnow()
         allow: CompiledRule | None = None
         for bucket in ((module, action), (module, None)):
@@ -111,8 +122,6 @@ class Policy:
             return Decision(True, str(_l("Allowed by %(rule)s.", rule=allow.describe())), allow, tuple(trace))
         if role_grant:
             return Decision(True, self._role_reason(key), None, tuple(trace))
-        if catalogue.get_action(key) is None:
-            return Decision(False, str(_l("%(key)s is not a known permission.", key=key)), None, tuple(trace))
         return Decision(False, str(_l("No role default or rule grants %(key)s.", key=key)), None, tuple(trace))
 
     def _role_grants(self, key: str) -> bool:

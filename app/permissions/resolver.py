@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from functools import cache as cache_once
 from threading import Lock
 
 from flask import current_app
 from prometheus_client import Counter, Histogram
-from sqlalchemy import or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import NoResultFound
 
 from app.core.models import Membership, Profile, Tenant, User
 from app.extensions import db
@@ -18,6 +20,9 @@ from app.permissions.models import PermissionRule, PolicyVersion
 from app.permissions.policy import Decision, Policy
 
 CACHE_KEY = "hubx_policy_cache"
+RULE_COLUMNS = (PermissionRule.id, PermissionRule.effect, PermissionRule.module, PermissionRule.action,
+                PermissionRule.resource_type, PermissionRule.resource_id, PermissionRule.expires_at,
+                PermissionRule.tenant_id, PermissionRule.reason)
 CACHE_SIZE = 10_000
 
 CACHE_LOOKUPS = Counter("hubx_permission_cache_lookups_total", "Policy cache lookups", ["result"])
@@ -64,9 +69,16 @@ def cache() -> PolicyCache:
     return current_app.extensions.setdefault(CACHE_KEY, PolicyCache())
 
 
+@cache_once
+def _version_query() -> Select:
+    return select(PolicyVersion.version).where(PolicyVersion.user_id == bindparam("user_id"))
+
+
 def policy_version(user_id: int) -> int:
     """The user's current policy version (0 before the first change)."""
-    return db.session.scalar(select(PolicyVersion.version).where(PolicyVersion.user_id == user_id)) or 0
+    # Once per request: through Core on the session's connection (same transaction), skipping the ORM layer,
+    # which costs more than the query here. The table is neither tenant-owned nor soft-deleted.
+    return db.session.connection().execute(_version_query(), {"user_id": user_id}).scalar() or 0
 
 
 def bump_policy_version(user_id: int) -> None:
@@ -77,24 +89,37 @@ def bump_policy_version(user_id: int) -> None:
                                                   set_={"version": PolicyVersion.version + 1}))
 
 
-def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
-    """Build the policy from the database (role, status, operator flag, live rules)."""
-    user_row = db.session.execute(
-        select(User.is_operator, Profile.status).join(Profile, Profile.user_id == User.id)
-        .where(User.id == user_id)
-    ).one()
-    role = db.session.scalar(
-        select(Membership.role).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
-        .execution_options(all_tenants=True)
+@cache_once
+def _policy_query() -> Select:
+    # One row per live rule of this tenant or global (rule columns NULL when there is none), each carrying the
+    # user's flag and status and the role here (NULL when not a member): one round trip. Columns, not
+    # entities, run through Core: a busy user has hundreds of rules, and ORM loading would cost more than the
+    # query. Core means no tenant guard, so the soft-delete filters are written out here. Built once.
+    tenant_id = bindparam("tenant_id")
+    return (
+        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS)
+        .join(Profile, Profile.user_id == User.id)
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id,
+                                    Membership.deleted_at.is_(None)))
+        .outerjoin(PermissionRule, and_(PermissionRule.user_id == User.id,
+                                        or_(PermissionRule.tenant_id == tenant_id,
+                                            PermissionRule.tenant_id.is_(None)),
+                                        PermissionRule.deleted_at.is_(None)))
+        .where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
     )
-    rules = db.session.scalars(
-        select(PermissionRule)
-        .where(PermissionRule.user_id == user_id,
-               or_(PermissionRule.tenant_id == tenant_id, PermissionRule.tenant_id.is_(None)))
-        .execution_options(all_tenants=True)
-    ).all()
-    return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user_row.status, role=role,
-                          is_operator=user_row.is_operator, version=version, rules=list(rules))
+
+
+def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
+    """Build the policy from the database (role, status, operator flag, live rules) in one round trip."""
+    if db.session.autoflush:
+        db.session.flush()  # Core does not autoflush; a change made earlier in this transaction must count
+    rows = db.session.connection().execute(_policy_query(), {"user_id": user_id, "tenant_id": tenant_id}).all()
+    if not rows:
+        raise NoResultFound(f"no live user {user_id}")
+    user = rows[0]
+    rules = [row[3:] for row in rows if row.id is not None]
+    return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user.status, role=user.role,
+                          is_operator=user.is_operator, version=version, rules=rules)
 
 
 def load_policy(user_id: int, tenant_id: int, *, version: int | None = None) -> Policy:

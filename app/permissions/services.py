@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
@@ -178,12 +178,28 @@ def list_rules(tenant: Tenant, *, user_id: int | None = None, effect: str | None
     return Page(list(items), page, per_page, total)
 
 
+def rule_counts(tenant: Tenant, *, within: timedelta = timedelta(days=7), now: datetime | None = None) -> dict:
+    """Unexpired rules that apply in this tenant (as list_rules lists them): allow, deny, expiring within `within`."""
+    now = now or utcnow()
+    live = (select(PermissionRule.effect, PermissionRule.expires_at)
+            .where(or_(PermissionRule.tenant_id == tenant.id, PermissionRule.tenant_id.is_(None)),
+                   PermissionRule.user_id.in_(select(Membership.user_id).where(Membership.tenant_id == tenant.id)),
+                   or_(PermissionRule.expires_at.is_(None), PermissionRule.expires_at > now))
+            .execution_options(all_tenants=True))
+    counts = {"allow": 0, "deny": 0, "expiring": 0}
+    for effect, expires_at in db.session.execute(live):
+        counts[effect.value] += 1
+        if expires_at is not None and expires_at <= now + within:
+            counts["expiring"] += 1
+    return counts
+
+
 def members(tenant: Tenant) -> list[tuple[User, Membership]]:
     """The tenant's members with their memberships, by email."""
     return list(db.session.execute(
         select(User, Membership).join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant.id).order_by(User.email).execution_options(all_tenants=True)
-    ).tuples())
+    ).all())
 
 
 def explain(user: User, tenant: Tenant, key: str, resource: str | None = None) -> Decision:

@@ -6,6 +6,8 @@ Kinds:
 - tenant:  a member of the tenant in the URL (others get 404, as if the tenant did not exist)
 - permission:K  a member of the tenant allowed K (`module.action`) by the resolver (others get 403);
                checked against the view's @require(K)
+- api:S:K  JSON API: a bearer token whose scope covers S and whose owner is allowed `api.S` and K
+           (K is `-` when any member may); the tenant is the token's. Checked against @api_auth(S, K).
 """
 
 ROUTES: dict[str, str] = {
@@ -19,4 +21,32 @@ ROUTES: dict[str, str] = {
     "tenants.dashboard": "tenant",
     "tenants.settings": "permission:settings.manage",
     "tenants.update_general": "permission:settings.manage",
+    "permissions.page": "permission:permissions.view",
+    "permissions.explain_decision": "permission:permissions.view",
+    "permissions.check_access": "permission:permissions.view",
+    "permissions.create_rule": "permission:permissions.manage",
+    "permissions.delete_rule": "permission:permissions.manage",
+    "api.openapi": "public",
+    "api.docs": "public",
+    "tokens_api.me": "api:read:-",
+    "tokens_api.list_tokens": "api:read:tokens.view",
+    "tokens_api.create_token": "api:write:tokens.create",
+    "tokens_api.show_token": "api:read:tokens.view",
+    "tokens_api.revoke_token": "api:write:tokens.revoke",
+    "tokens_api.rotate_token": "api:write:tokens.revoke",
+    "tokens_api.introspect": "api:read:tokens.manage",
+    "permissions_api.list_rules": "api:read:permissions.view",
+    "permissions_api.create_rule": "api:admin:permissions.manage",
+    "permissions_api.delete_rule": "api:admin:permissions.manage",
+    "permissions_api.check": "api:read:permissions.view",
 }
+
+
+def api_routes() -> dict[str, tuple[str, str | None]]:
+    """endpoint -> (scope, permission or None) for every JSON API route."""
+    out = {}
+    for endpoint, kind in ROUTES.items():
+        if kind.startswith("api:"):
+            _, scope, permission = kind.split(":", 2)
+            out[endpoint] = (scope, None if permission == "-" else permission)
+    return out

@@ -1,0 +1,124 @@
+"""JSON API infrastructure for every domain: spectree validation and OpenAPI 3.1, problem+json errors,
+415 for non-JSON bodies, consistent pagination, and the OpenAPI document and docs page under /api/v1."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
+from pydantic import BaseModel, ConfigDict, Field
+from spectree import SecurityScheme, SpecTree
+from spectree.models import SecuritySchemeData
+
+from app.errors import DomainError, ValidationFailed, render_error
+from app.extensions import csrf, limiter
+
+PREFIX = "/api/v1"
+
+
+class StrictModel(BaseModel):
+    """Request models refuse unknown fields and coerce nothing."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API returns them."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+
+
+class PageQuery(StrictModel):
+    """`?page=&per_page=` on every list."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # query strings are text; numbers are parsed
+    page: int = Field(1, ge=1, le=100_000)
+    per_page: int = Field(25, ge=1, le=100)
+
+
+def page_body(page, items: list[dict]) -> dict:
+    """The envelope of every list: items plus page, per_page, total and pages."""
+    return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
+
+
+class RequestInvalid(ValidationFailed):
+    code = "request_invalid"
+    title = _l("The request body or query does not match the schema.")
+
+
+def _validation_hook(req, resp, req_validation_error, instance, model_adapter=None):
+    if req_validation_error is not None:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in req_validation_error.errors()]
+        raise RequestInvalid(errors[0]["msg"] if errors else None, errors=errors)
+
+
+spec = SpecTree(
+    "flask",
+    title="Hubx Access API",
+    version="1",
+    openapi_version="3.1.0",
+    mode="strict",
+    path="__spectree__",  # spectree skips routes under its own path; ours live under /api/v1, served below
+    page_templates={},
+    validation_error_status=422,
+    before=_validation_hook,
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer",
+                                                                         bearer_format="hbx_p_…"))],
+    security={"bearer": []},
+)
+
+bp = Blueprint("api", __name__, url_prefix=PREFIX)
+
+
+@bp.get("/openapi.json")
+@limiter.exempt
+def openapi():
+    """The OpenAPI 3.1 document of every JSON route."""
+    return current_app.json.response(spec.spec)
+
+
+@bp.get("/docs")
+@limiter.exempt
+def docs():
+    """A readable page of the API, rendered from the same document (no CDN, no script)."""
+    return render_template("api/docs.html", spec=spec.spec)
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    status = 415
+    title = _l("Send the body as application/json.")
+
+
+class MalformedJson(DomainError):
+    code = "malformed_json"
+    status = 400
+    title = _l("The body is not valid JSON.")
+
+
+def check_body():
+    """A refusal for a body that is not JSON (415) or not valid JSON (400); None when the body is fine.
+
+    Called by the bearer check after authentication, so anonymous callers learn nothing but 401."""
+    if request.method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+        return None
+    if not request.content_length and not request.get_data(cache=True):
+        return None
+    if request.mimetype != "application/json":
+        return render_error(415, UnsupportedMediaType.code, str(UnsupportedMediaType.title))
+    if request.get_json(silent=True) is None:
+        return render_error(400, MalformedJson.code, str(MalformedJson.title))
+    return None
+
+
+def register_api(app: Flask, *blueprints: Blueprint) -> None:
+    """Register the API blueprints (CSRF does not apply: they take bearer tokens, not cookies)."""
+    for blueprint in (bp, *blueprints):
+        csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)

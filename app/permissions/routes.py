@@ -1,0 +1,281 @@
+"""Permission pages: members and their effective matrix, the rules (list, add, remove), "why?" and "check as".
+
+Everything lives in one template, permissions/page.html; htmx requests get one of its blocks (the one
+their HX-Target names), the page's other parts stay as they are.
+"""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from werkzeug.datastructures import MultiDict
+
+from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
+from app.core.htmx import htmx_target, is_htmx, oob, render_page
+from app.core.mixins import utcnow
+from app.core.ui import DashboardCard, NavItem, register_card, register_nav
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.permissions import bp, catalogue, services
+from app.permissions.forms import CheckForm, RuleForm
+from app.permissions.gate import can, require
+from app.permissions.models import Effect
+
+TEMPLATE = "permissions/page.html"
+PER_PAGE = 25
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; anything larger names nothing
+# htmx's HX-Target (the element it swaps into) -> the block of the page that fills it
+BLOCKS = {"perm-members-list": "members", "perm-rules-list": "rules"}
+
+register_nav(NavItem("permissions", _l("Permissions"), "permissions.page", 500, permission="permissions.view"))
+register_card(DashboardCard("permissions", "permissions/_card.html", 30,
+                            context=lambda tenant: {"counts": services.rule_counts(tenant)},
+                            permission="permissions.view"))
+
+
+# ---------------------------------------------------------------- parsing (anything odd is ignored)
+
+
+def _id(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+def _page_number(value) -> int:
+    return min(_id(value) or 1, 100_000)
+
+
+def _text(value) -> str:
+    return str(value or "").strip()[:100]
+
+
+def _rule_filters(source: MultiDict) -> dict:
+    """The rules list's filters and page, from a query string."""
+    effect, module = source.get("rules_effect"), source.get("rules_module")
+    return {
+        "rules_user": _id(source.get("rules_user")),
+        "rules_effect": effect if effect in {e.value for e in Effect} else None,
+        "rules_module": module if module in catalogue.modules() else None,
+        "rules_q": _text(source.get("rules_q")) or None,
+        "rules_page": _page_number(source.get("rules_page")),
+    }
+
+
+def _state(source: MultiDict) -> dict:
+    """What the page shows (member, filters, pages), as URL arguments, to come back to after a change."""
+    keep = ("user", "members_q", "members_page", "rules_user", "rules_effect", "rules_module", "rules_q",
+            "rules_page")
+    return {k: source.get(k) for k in keep if source.get(k)}
+
+
+def _selected(members, user_id: int | None):
+    """The (user, membership) shown in the matrix; a user who is not a member here is not found."""
+    if user_id is None:
+        return None
+    for user, membership in members:
+        if user.id == user_id:
+            return user, membership
+    raise NotFound()
+
+
+# ---------------------------------------------------------------- block contexts
+
+
+def _members_ctx(members, source: MultiDict, selected) -> dict:
+    query = _text(source.get("members_q")).lower()
+    found = [(u, m) for u, m in members if query in u.email.lower() or query in (u.name or "").lower()]
+    pages = max(1, -(-len(found) // PER_PAGE))
+    number = min(_page_number(source.get("members_page")), pages)
+    page = services.Page(found[(number - 1) * PER_PAGE:number * PER_PAGE], number, PER_PAGE, len(found))
+    args = {"members_q": query or None, "user": selected[0].id if selected else None}
+    return {"members_page": page, "members_q": query, "members_args": {k: v for k, v in args.items() if v},
+            "selected": selected}
+
+
+def _matrix_ctx(selected) -> dict:
+    rows: dict[str, list] = {}
+    if selected:
+        for action, decision in services.effective_matrix(selected[0], g.tenant):
+            rows.setdefault(action.module, []).append((action, decision))
+    return {"selected": selected, "matrix": list(rows.items())}
+
+
+def _rules_ctx(filters: dict, selected, notice: str | None = None) -> dict:
+    query = {"user_id": filters["rules_user"], "effect": filters["rules_effect"],
+             "module": filters["rules_module"], "search": filters["rules_q"]}
+    page = services.list_rules(g.tenant, **query, page=filters["rules_page"], per_page=PER_PAGE)
+    if not page.items and page.page > page.pages:  # past the end (after a removal): show the last page
+        page = services.list_rules(g.tenant, **query, page=page.pages, per_page=PER_PAGE)
+    args = {k: v for k, v in filters.items() if v and k != "rules_page"}
+    if selected:
+        args["user"] = selected[0].id
+    return {"rules": page, "rule_args": args, "notice": notice, "now": utcnow(), "selected": selected,
+            "can_manage": can("permissions.manage")}
+
+
+def _rule_form(members, selected) -> RuleForm:
+    return RuleForm(formdata=None, members=members, data={"user_id": str(selected[0].id) if selected else ""})
+
+
+def _check_form(members, selected) -> CheckForm:
+    return CheckForm(formdata=None, members=members, data={"user_id": str(selected[0].id) if selected else ""})
+
+
+def _full_ctx(members, source: MultiDict, selected, **parts) -> dict:
+    ctx = {"members": members, "modules": catalogue.modules(),
+           **_members_ctx(members, source, selected), **_matrix_ctx(selected),
+           **_rules_ctx(_rule_filters(source), selected),
+           "rule_form": _rule_form(members, selected), "check_form": _check_form(members, selected),
+           "explanation": None, "explain_errors": []}
+    ctx.update(parts)
+    return ctx
+
+
+def _actor() -> services.Actor:
+    return services.Actor(user=current_user._get_current_object(), **core_web.request_meta())
+
+
+def _field_error(form, exc: ValidationFailed) -> None:
+    field = getattr(form, exc.field or "", None)
+    if exc.field == "scope" and not current_user.is_operator:
+        field = None  # the scope field is not shown to them: say it above the form
+    (field.errors if field is not None else form.form_errors).append(exc.detail or str(exc.title))
+
+
+# ---------------------------------------------------------------- the page
+
+
+@bp.get("/t/<slug>/permissions")
+@login_required
+@require("permissions.view")
+def page(slug: str):
+    """Members, the chosen member's effective matrix, the rules, the forms to add a rule and to check."""
+    members = services.members(g.tenant)
+    selected = _selected(members, _id(request.args.get("user")))
+    block = BLOCKS.get(htmx_target())
+    if block == "members":
+        return render_page(TEMPLATE, block, **_members_ctx(members, request.args, selected))
+    if block == "rules":
+        return render_page(TEMPLATE, block, **_rules_ctx(_rule_filters(request.args), selected))
+    return render_template(TEMPLATE, **_full_ctx(members, request.args, selected))
+
+
+# ---------------------------------------------------------------- rules
+
+
+@bp.post("/t/<slug>/permissions/rules")
+@login_required
+@require("permissions.manage")
+def create_rule(slug: str):
+    """Add a rule; htmx gets the form back (fresh, or with its errors), the rules list and the matrix."""
+    members = services.members(g.tenant)
+    form = RuleForm(members=members)
+    if form.validate():
+        try:
+            rule = services.create_rule(
+                _actor(), g.tenant, user_id=int(form.user_id.data), effect=form.effect.data,
+                target=form.target.data, resource=form.resource.data or None,
+                expires_at=form.expires_at_utc(g.tenant.timezone), reason=form.reason.data,
+                scope=form.scope.data or "tenant",
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _field_error(form, exc)
+        else:
+            effect = _("Allow") if rule.effect == Effect.ALLOW else _("Deny")
+            message = _("Rule #%(id)d added: %(effect)s %(target)s for %(email)s.", id=rule.id,
+                        effect=effect, target=rule.target, email=rule.user.email)
+            if not is_htmx():
+                flash(message, "success")
+                return redirect(url_for("permissions.page", slug=slug, **{**_state(request.args),
+                                                                           "user": rule.user_id}))
+            selected = _selected_or_none(members, request.args.get("user"))
+            html = render_block(TEMPLATE, "rule_form", rule_form=_rule_form(members, selected), saved=message,
+                                selected=selected)
+            # htmx sends the rules filters along (hx-include): the list stays filtered as it is on screen.
+            html += oob("perm-rules-list", render_block(TEMPLATE, "rules", **_rules_ctx(
+                _rule_filters(request.form), selected)))
+            if selected:
+                html += oob("perm-matrix", render_block(TEMPLATE, "matrix", **_matrix_ctx(selected)))
+            return html
+    selected = _selected_or_none(members, request.args.get("user"))
+    if is_htmx():
+        return render_block(TEMPLATE, "rule_form", rule_form=form, selected=selected), 422
+    return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form)), 422
+
+
+@bp.post("/t/<slug>/permissions/rules/<int(max=2147483647):rule_id>/delete")
+@login_required
+@require("permissions.manage")
+def delete_rule(slug: str, rule_id: int):
+    """Remove a rule (after the browser's confirmation); htmx gets the rules list and the matrix back."""
+    rule = services.delete_rule(_actor(), g.tenant, rule_id)
+    message = _("Rule #%(id)d removed.", id=rule.id)
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("permissions.page", slug=slug, **_state(request.args)))
+    members = services.members(g.tenant)
+    selected = _selected_or_none(members, request.args.get("user"))
+    html = render_block(TEMPLATE, "rules", **_rules_ctx(_rule_filters(request.args), selected, notice=message))
+    if selected:
+        html += oob("perm-matrix", render_block(TEMPLATE, "matrix", **_matrix_ctx(selected)))
+    return html
+
+
+def _selected_or_none(members, value):
+    # After a change the matrix on screen is refreshed; a member who left meanwhile is simply not shown.
+    try:
+        return _selected(members, _id(value))
+    except NotFound:
+        return None
+
+
+# ---------------------------------------------------------------- why? and check as
+
+
+@bp.get("/t/<slug>/permissions/why")
+@login_required
+@require("permissions.view")
+def explain_decision(slug: str):
+    """Why one member is allowed or denied one action (the matrix's "why?" links)."""
+    args = request.args
+    formdata = MultiDict({"check-user_id": args.get("user", ""), "check-action": args.get("action", ""),
+                          "check-resource": args.get("resource", "")})
+    return _explain(formdata)
+
+
+@bp.get("/t/<slug>/permissions/check")
+@login_required
+@require("permissions.view")
+def check_access(slug: str):
+    """The "check as" form: what the resolver decides for a member, an action and a resource."""
+    return _explain(request.args)
+
+
+def _explain(formdata: MultiDict):
+    members = services.members(g.tenant)
+    form = CheckForm(formdata=formdata, members=members)
+    explanation, selected = None, None
+    if form.validate():
+        try:
+            selected = _selected(members, int(form.user_id.data))
+            decision = services.explain(selected[0], g.tenant, form.action.data, form.resource.data or None)
+        except NotFound:
+            form.user_id.errors.append(_("Choose a member of this tenant."))
+        except ValidationFailed as exc:
+            _field_error(form, exc)
+        else:
+            explanation = {"user": selected[0], "key": form.action.data, "resource": form.resource.data or None,
+                           "decision": decision}
+    errors = [e for field in form for e in field.errors] + list(form.form_errors)
+    status = 422 if errors else 200
+    if is_htmx():
+        html = render_block(TEMPLATE, "why", explanation=explanation, explain_errors=errors)
+        html += oob("perm-check-form", render_block(TEMPLATE, "check_form", check_form=form))
+        return html, status
+    ctx = _full_ctx(members, MultiDict({"user": selected[0].id} if selected else {}), selected,
+                    check_form=form, explanation=explanation, explain_errors=errors)
+    return render_template(TEMPLATE, **ctx), status

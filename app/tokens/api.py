@@ -1,0 +1,223 @@
+"""JSON routes for tokens: who am I, list, create, show, revoke, rotate, introspect."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, g
+from pydantic import BaseModel, Field
+from spectree import Response
+
+from app.api import PageQuery, Problem, StrictModel, page_body, spec
+from app.core import tokencodec
+from app.core.crypto import crypto
+from app.core.net import client_ip, user_agent
+from app.core.security import request_id
+from app.extensions import db
+from app.permissions.services import Actor
+from app.tokens import services
+from app.tokens.auth import api_auth
+from app.tokens.models import ApiToken, Scope
+
+bp = Blueprint("tokens_api", __name__, url_prefix="/api/v1")
+TAG = "tokens"
+ERRORS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_429": Problem}
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    scope: str
+    status: str
+    hint: str
+    owner_id: int
+    owner_email: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    last_used_at: datetime | None
+    rate_limit: int | None
+    ip_allow: list[str]
+    ip_deny: list[str]
+    device_binding: bool
+    successor_id: int | None
+    grace_until: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class IssuedOut(BaseModel):
+    token: TokenOut
+    secret: str = Field(description="The token itself. Shown this once; only a digest is stored.")
+
+
+class TokenQuery(PageQuery):
+    status: str | None = Field(None, pattern="^(active|expired|revoked|rotated)$")
+    scope: str | None = Field(None, pattern="^(read|write|admin)$")
+    owner_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    q: str | None = Field(None, max_length=100)
+    expiring_within_days: int | None = Field(None, ge=1, le=3650)
+
+
+class CreateToken(StrictModel):
+    name: str = Field(min_length=1, max_length=100)
+    scope: Scope
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    no_expiry: bool = False
+    rate_limit: int | None = Field(None, ge=1, le=100_000)
+    ip_allow: list[str] = Field(default_factory=list, max_length=50)
+    ip_deny: list[str] = Field(default_factory=list, max_length=50)
+    device_binding: bool = False
+
+
+class RevokeToken(StrictModel):
+    reason: str = Field("", max_length=500)
+
+
+class Introspect(StrictModel):
+    token: str = Field(min_length=1, max_length=200)
+
+
+class IntrospectOut(BaseModel):
+    active: bool
+    scope: str | None = None
+    exp: int | None = None
+    sub: str | None = None
+    username: str | None = None
+    tenant: str | None = None
+    token_id: int | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    name: str
+
+
+class TenantOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    tenant: TenantOut
+    role: str | None
+    token: TokenOut
+
+
+def token_json(token: ApiToken) -> dict:
+    """A token as the API shows it (never the secret or its digest)."""
+    return {
+        "id": token.id, "name": token.name, "scope": token.scope.value, "status": token.status(),
+        "hint": token.hint, "owner_id": token.user_id, "owner_email": token.user.email,
+        "created_at": token.created_at, "expires_at": token.expires_at, "revoked_at": token.revoked_at,
+        "revoke_reason": token.revoke_reason, "last_used_at": token.last_used_at, "rate_limit": token.rate_limit,
+        "ip_allow": token.ip_allow, "ip_deny": token.ip_deny, "device_binding": token.device_binding,
+        "successor_id": token.successor_id, "grace_until": token.grace_until,
+    }
+
+
+def _actor() -> Actor:
+    return Actor(g.bearer.token.user, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+
+
+def _manages() -> bool:
+    return g.bearer.policy.decide("tokens.manage").allowed
+
+
+def _visible_token(token_id: int) -> ApiToken:
+    return services.get_token(g.tenant, token_id, viewer=g.bearer.token.user, manage=_manages())
+
+
+@bp.get("/me")
+@api_auth(Scope.READ)
+@spec.validate(resp=Response(HTTP_200=MeOut, **ERRORS), tags=["me"])
+def me():
+    """The token's owner, tenant, role and the token itself."""
+    token = g.bearer.token
+    return {
+        "user": {"id": token.user.id, "email": token.user.email, "name": token.user.name},
+        "tenant": {"id": g.tenant.id, "slug": g.tenant.slug, "name": g.tenant.name},
+        "role": g.bearer.policy.role.value if g.bearer.policy.role else None,
+        "token": token_json(token),
+    }
+
+
+@bp.get("/tokens")
+@api_auth(Scope.READ, "tokens.view")
+@spec.validate(query=TokenQuery, resp=Response(HTTP_200=TokenList, HTTP_422=Problem, **ERRORS), tags=[TAG])
+def list_tokens(query: TokenQuery):
+    """The caller's tokens; every token of the tenant with `tokens.manage`."""
+    owner = query.owner_id if _manages() else g.bearer.token.user_id
+    page = services.list_tokens(g.tenant, owner_id=owner, status=query.status, scope=query.scope, search=query.q,
+                                expiring_within_days=query.expiring_within_days, page=query.page,
+                                per_page=query.per_page)
+    return page_body(page, [token_json(t) for t in page.items])
+
+
+@bp.post("/tokens")
+@api_auth(Scope.WRITE, "tokens.create")
+@spec.validate(json=CreateToken, resp=Response(HTTP_201=IssuedOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
+def create_token(json: CreateToken):
+    """Create a token for the caller; the secret is in this response only."""
+    issued = services.create_token(
+        _actor(), g.tenant, g.bearer.token.user, name=json.name, scope=json.scope.value,
+        expires_in_days=json.expires_in_days, no_expiry=json.no_expiry, rate_limit=json.rate_limit,
+        ip_allow=json.ip_allow, ip_deny=json.ip_deny, device_binding=json.device_binding,
+    )
+    return {"token": token_json(issued.token), "secret": issued.secret}, 201
+
+
+@bp.get("/tokens/<int:token_id>")
+@api_auth(Scope.READ, "tokens.view")
+@spec.validate(resp=Response(HTTP_200=TokenOut, HTTP_404=Problem, **ERRORS), tags=[TAG])
+def show_token(token_id: int):
+    """One token (the caller's own, or any with `tokens.manage`)."""
+    return token_json(_visible_token(token_id))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@api_auth(Scope.WRITE, "tokens.revoke")
+@spec.validate(json=RevokeToken, resp=Response(HTTP_200=TokenOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS),
+               tags=[TAG])
+def revoke_token(token_id: int, json: RevokeToken):
+    """Revoke a token now (idempotent)."""
+    token = services.revoke_token(_actor(), _visible_token(token_id), reason=json.reason or "manual")
+    return token_json(token)
+
+
+@bp.post("/tokens/<int:token_id>/rotate")
+@api_auth(Scope.WRITE, "tokens.revoke")
+@spec.validate(resp=Response(HTTP_201=IssuedOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS), tags=[TAG])
+def rotate_token(token_id: int):
+    """Issue a successor; the old secret keeps working for the tenant's grace period."""
+    issued = services.rotate_token(_actor(), _visible_token(token_id))
+    return {"token": token_json(issued.token), "secret": issued.secret}, 201
+
+
+@bp.post("/tokens/introspect")
+@api_auth(Scope.READ, "tokens.manage")
+@spec.validate(json=Introspect, resp=Response(HTTP_200=IntrospectOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
+def introspect(json: Introspect):
+    """RFC 7662 style: is this token active, and what may it do? Tokens of other tenants are inactive."""
+    if not tokencodec.well_formed(json.token, services.TOKEN_KIND):
+        return {"active": False}
+    token = db.session.scalar(db.select(ApiToken).where(ApiToken.digest == crypto().digest(json.token),
+                                                        ApiToken.tenant_id == g.tenant.id))
+    if token is None or token.status() not in {"active", "rotated"}:
+        return {"active": False}
+    return {
+        "active": True, "scope": token.scope.value,
+        "exp": int(token.expires_at.timestamp()) if token.expires_at else None,
+        "sub": str(token.user_id), "username": token.user.email, "tenant": g.tenant.slug, "token_id": token.id,
+    }
+

@@ -1,0 +1,242 @@
+"""Bearer authentication for /api/v1: checksum first (no query for a malformed token), then one indexed
+lookup, then expiry, revocation, owner, tenant, IP rules, device, rate limit, scope and permission."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+
+from flask import current_app, g, request
+from flask_babel import lazy_gettext as _l
+from limits import parse as parse_limit
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
+
+from app.api import check_body
+from app.core import tokencodec
+from app.core.crypto import crypto
+from app.core.mixins import utcnow
+from app.core.models import UserStatus
+from app.core.net import client_ip, user_agent
+from app.core.security import request_id
+from app.core.tenancy import set_current_tenant
+from app.errors import DomainError, Forbidden, render_error
+from app.extensions import db, limiter
+from app.permissions.policy import Policy
+from app.permissions.resolver import RESOLVE_SECONDS, load_policy
+from app.tokens import usage
+from app.tokens.models import ApiToken, Scope
+from app.tokens.services import TOKEN_KIND, revoke_chain
+
+DEVICE_HEADER = "X-Hubx-Device"
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+class InvalidToken(DomainError):
+    code, status, title = "invalid_token", 401, _l("The token is missing, malformed or unknown.")
+
+
+class TokenExpired(DomainError):
+    code, status, title = "token_expired", 401, _l("The token has expired.")
+
+
+class TokenRevoked(DomainError):
+    code, status, title = "token_revoked", 401, _l("The token has been revoked.")
+
+
+class OwnerInactive(DomainError):
+    code, status, title = "owner_inactive", 401, _l("The token's owner can no longer use it.")
+
+
+class IpDenied(DomainError):
+    code, status, title = "ip_denied", 403, _l("The token may not be used from this address.")
+
+
+class DeviceMismatch(DomainError):
+    code, status, title = "device_mismatch", 403, _l("The token is bound to another client.")
+
+
+class InsufficientScope(DomainError):
+    code, status, title = "insufficient_scope", 403, _l("The token's scope does not cover this request.")
+
+
+class TokenRateLimited(DomainError):
+    code, status, title = "rate_limited", 429, _l("The token's rate limit is reached. Retry later.")
+
+
+@dataclass
+class Bearer:
+    """An authenticated API request: the token, its owner's policy in the token's tenant."""
+
+    token: ApiToken
+    policy: Policy
+
+
+def _refuse(error: DomainError, token: ApiToken | None = None) -> DomainError:
+    error.token = token  # the caller logs the refused use against the token it was for
+    return error
+
+
+def _ip_allowed(token: ApiToken, ip: str) -> bool:
+    if not token.ip_allow and not token.ip_deny:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if any(address in ipaddress.ip_network(cidr) for cidr in token.ip_deny):
+        return False  # deny wins
+    return not token.ip_allow or any(address in ipaddress.ip_network(cidr) for cidr in token.ip_allow)
+
+
+def _bind_device(token: ApiToken, device_id: str) -> bool:
+    """True when `device_id` is the token's client (binding it atomically at first use)."""
+    if not device_id:
+        return False
+    digest = crypto().digest("device:" + device_id)
+    if token.device_digest is None:
+        db.session.execute(update(ApiToken).where(ApiToken.id == token.id, ApiToken.device_digest.is_(None))
+                           .values(device_digest=digest).execution_options(synchronize_session=False))
+        db.session.refresh(token, ["device_digest"])  # whoever won the first use decides
+    return token.device_digest == digest
+
+
+def _within_rate_limit(token: ApiToken) -> tuple[bool, int]:
+    if not token.rate_limit:
+        return True, 0
+    item = parse_limit(f"{token.rate_limit}/minute")
+    strategy = limiter.limiter
+    if strategy.hit(item, "token", str(token.chain_id or token.id)):
+        return True, 0
+    reset_at, _remaining = strategy.get_window_stats(item, "token", str(token.chain_id or token.id))
+    return False, max(1, int(reset_at - time.time()))
+
+
+def _touch(token: ApiToken, now: datetime, ip: str) -> None:
+    # At most once a minute per token, and the WHERE makes concurrent requests write it once.
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
+        return
+    db.session.execute(
+        update(ApiToken).where(ApiToken.id == token.id,
+                               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_EVERY))
+        .values(last_used_at=now, last_used_ip=ip).execution_options(synchronize_session=False)
+    )
+
+
+def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> Bearer:
+    """Check a bearer secret; raises a DomainError (with `.token` when one was found) on refusal.
+
+    Refusals that change state (the chain revoked after a retired secret was used) are flushed; the
+    caller renders the refusal without rolling back, so they are kept.
+    """
+    if not tokencodec.well_formed(secret, TOKEN_KIND):
+        raise _refuse(InvalidToken())
+    now = now or utcnow()
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.digest == crypto().digest(secret))
+        .options(joinedload(ApiToken.user), joinedload(ApiToken.tenant))
+    )
+    if token is None or token.tenant is None or token.user is None:
+        raise _refuse(InvalidToken())
+    if token.revoked_at is not None:
+        raise _refuse(TokenRevoked(), token)
+    if token.expires_at is not None and token.expires_at <= now:
+        raise _refuse(TokenExpired(), token)
+    if token.successor_id is not None and (token.grace_until is None or token.grace_until <= now):
+        revoke_chain(token, reason="retired secret used after its grace period")
+        raise _refuse(TokenRevoked(str(_l("A retired secret was used; every token of its chain is revoked."))),
+                      token)
+    if token.user.profile.status != UserStatus.ACTIVE or token.user.profile.is_locked(now):
+        raise _refuse(OwnerInactive(), token)
+    policy = load_policy(token.user_id, token.tenant_id)
+    if policy.role is None and not policy.is_operator:
+        raise _refuse(OwnerInactive(str(_l("The owner is no longer a member of the tenant."))), token)
+    if not _ip_allowed(token, ip):
+        raise _refuse(IpDenied(), token)
+    if token.device_binding and not _bind_device(token, device_id):
+        raise _refuse(DeviceMismatch(), token)
+    ok, retry_after = _within_rate_limit(token)
+    if not ok:
+        error = TokenRateLimited()
+        error.retry_after = retry_after
+        raise _refuse(error, token)
+    _touch(token, now, ip)
+    return Bearer(token, policy)
+
+
+def _bearer_secret() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def _problem(error: DomainError):
+    response = current_app.make_response(
+        render_error(error.status, error.code, str(error.title), error.detail)
+    )
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="hubx", error="invalid_token", error_description="{error.code}"')
+    elif error.code == "insufficient_scope":
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hubx", error="insufficient_scope"'
+    if getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _log(token: ApiToken | None, outcome: str, status: int) -> None:
+    if token is None:
+        return
+    usage.record(token_id=token.id, tenant_id=token.tenant_id, endpoint=f"{request.method} {request.path}"[:128],
+                 outcome=outcome, status=status, correlation_id=request_id(), ip=client_ip(),
+                 user_agent=user_agent())
+
+
+def api_auth(scope: Scope, permission: str | None = None):
+    """Route decorator: a valid bearer token whose scope covers `scope`, and whose owner may do
+    `permission` (and use `api.<scope>`) in the token's tenant. Sets g.bearer, g.tenant."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            try:
+                bearer = authenticate(_bearer_secret(), ip=client_ip(),
+                                      device_id=request.headers.get(DEVICE_HEADER, ""))
+            except DomainError as error:
+                _log(getattr(error, "token", None), error.code, error.status)
+                return _problem(error)
+            token = bearer.token
+            g.bearer, g.tenant = bearer, token.tenant
+            g.tenant_token = set_current_tenant(token.tenant_id)
+            started = time.perf_counter()
+            # The owner's rights bound the token's: scope and permission are both checked at every use.
+            refusal = None
+            if not token.scope.covers(scope) or not bearer.policy.decide(f"api.{scope.value}").allowed:
+                refusal = InsufficientScope(str(_l("This needs the %(scope)s scope.", scope=scope.value)))
+            elif permission is not None:
+                decision = bearer.policy.decide(permission)
+                if not decision.allowed:
+                    refusal = Forbidden(decision.reason)
+            RESOLVE_SECONDS.observe(time.perf_counter() - started)
+            if refusal is not None:
+                _log(token, refusal.code, refusal.status)
+                return _problem(refusal)
+            bad_body = check_body()
+            if bad_body is not None:
+                return bad_body
+            try:
+                response = current_app.make_response(view(*args, **kwargs))
+            except DomainError as error:
+                _log(token, error.code, error.status)
+                raise
+            _log(token, "ok", response.status_code)
+            return response
+
+        wrapped.api_scope = scope
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator

@@ -1,0 +1,140 @@
+"""API tokens and their usage log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.crypto import EncryptedText
+from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, utcnow
+from app.core.models import Tenant, User, _enum
+from app.extensions import db
+
+
+class Scope(enum.StrEnum):
+    """What a token may do; each scope includes the ones below it."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return {"read": 1, "write": 2, "admin": 3}[self.value]
+
+    def covers(self, needed: Scope) -> bool:
+        return self.rank >= needed.rank
+
+
+class ApiToken(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
+    """A bearer token of one user in one tenant. Only an HMAC digest of the secret is stored."""
+
+    __tablename__ = "api_token"
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the owner; the token never does more than the owner may
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    #: the owner's label for it
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    #: read < write < admin
+    scope: Mapped[Scope] = mapped_column(_enum(Scope, "token_scope"), nullable=False)
+    #: HMAC-SHA256 of the secret (TOKEN_HASH_KEY); the secret itself is shown once and never stored
+    digest: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    #: prefix and last four characters, for people to recognise it
+    hint: Mapped[str] = mapped_column(String(16), nullable=False)
+    #: refused after this time; NULL only where tenant policy allows tokens without expiry
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    #: when it was revoked; NULL while not revoked
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: why it was revoked (`manual`, `expired`, `chain_compromised`, ... or the admin's words)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: who revoked it; NULL for the system
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    #: last authenticated use (written at most once a minute)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: client IP of that use, encrypted
+    last_used_ip: Mapped[str | None] = mapped_column(EncryptedText(), nullable=True)
+    #: requests per minute allowed; NULL for no per-token limit
+    rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: CIDRs the token may be used from; empty for anywhere
+    ip_allow: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    #: CIDRs the token may never be used from; deny wins over allow
+    ip_deny: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    #: when true, the first client identifier seen is the only one accepted
+    device_binding: Mapped[bool] = mapped_column(nullable=False, default=False)
+    #: HMAC of the bound client identifier (set at first use)
+    device_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: first token of its rotation chain (itself for an original token)
+    chain_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    #: the token that replaced this one by rotation
+    successor_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id", ondelete="SET NULL"))
+    #: after rotation the old secret keeps working until this time; using it later revokes the chain
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: who created it (the owner, an admin, or NULL for a command)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    tenant: Mapped[Tenant] = relationship()
+
+    def status(self, now: datetime | None = None) -> str:
+        """`active`, `rotated` (in grace), `expired` or `revoked`."""
+        now = now or utcnow()
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        if self.successor_id is not None:
+            return "rotated" if self.grace_until and self.grace_until > now else "retired"
+        return "active"
+
+
+class TokenUsageLog(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
+    """One authenticated use (or refused attempt) of a token. Written in batches, off the request path."""
+
+    __tablename__ = "token_usage_log"
+    __table_args__ = (Index("ix_token_usage_log_token_time", "token_id", "occurred_at"),)
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: the token
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id", ondelete="CASCADE"), nullable=False)
+    #: when the request arrived (UTC)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    #: method and route, e.g. `GET /api/v1/me`
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    #: `ok` or the refusal code (`expired`, `ip_denied`, ...)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    #: HTTP status of the response
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: request id, to find the request in the logs
+    correlation_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    #: client IP, encrypted
+    ip: Mapped[str | None] = mapped_column(EncryptedText(), nullable=True)
+    #: client user agent, encrypted
+    user_agent: Mapped[str | None] = mapped_column(EncryptedText(), nullable=True)
+
+
+class TokenPolicy(TimestampMixin, db.Model):
+    """A tenant's rules for tokens: default and maximum lifetime, whether "no expiry" is allowed, and the
+    grace period of a rotated secret. A tenant without a row uses the defaults below."""
+
+    __tablename__ = "token_policy"
+
+    DEFAULT_DAYS = 90
+    MAX_DAYS = 365
+    GRACE_MINUTES = 60
+
+    #: the tenant (one policy each)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True)
+    #: lifetime of a new token when none is chosen
+    default_days: Mapped[int] = mapped_column(Integer, nullable=False, default=DEFAULT_DAYS)
+    #: longest lifetime a token may have
+    max_days: Mapped[int] = mapped_column(Integer, nullable=False, default=MAX_DAYS)
+    #: whether tokens without expiry may be created
+    allow_no_expiry: Mapped[bool] = mapped_column(nullable=False, default=False)
+    #: how long a rotated secret keeps working
+    rotation_grace_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=GRACE_MINUTES)

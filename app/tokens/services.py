@@ -1,0 +1,305 @@
+"""Token rules: issue, list, revoke, rotate, limit; the tenant's token policy; expiry sweeps."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, or_, select, update
+
+from app import audit
+from app.core import tokencodec
+from app.core.crypto import crypto
+from app.core.mixins import utcnow
+from app.core.models import Tenant, User
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.permissions.resolver import load_policy
+from app.permissions.services import Actor, Page
+from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
+
+TOKEN_KIND = "p"
+NAME_MAX = 100
+MAX_CIDRS = 50
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token and its secret; the secret exists only here and is shown once."""
+
+    token: ApiToken
+    secret: str
+
+
+def token_policy(tenant_id: int) -> TokenPolicy:
+    """The tenant's token policy (defaults when it never changed it)."""
+    policy = db.session.get(TokenPolicy, tenant_id)
+    if policy is None:
+        policy = TokenPolicy(tenant_id=tenant_id, default_days=TokenPolicy.DEFAULT_DAYS,
+                             max_days=TokenPolicy.MAX_DAYS, allow_no_expiry=False,
+                             rotation_grace_minutes=TokenPolicy.GRACE_MINUTES)
+    return policy
+
+
+def update_token_policy(actor: Actor, tenant: Tenant, *, default_days: int, max_days: int,
+                        allow_no_expiry: bool, rotation_grace_minutes: int) -> TokenPolicy:
+    """Change the tenant's token policy (existing tokens keep their expiry)."""
+    if not 1 <= max_days <= 3650:
+        raise ValidationFailed(str(_l("The maximum lifetime is 1 to 3650 days.")), field="max_days")
+    if not 1 <= default_days <= max_days:
+        raise ValidationFailed(str(_l("The default lifetime is 1 day up to the maximum.")), field="default_days")
+    if not 0 <= rotation_grace_minutes <= 7 * 24 * 60:
+        raise ValidationFailed(str(_l("The grace period is 0 to 10080 minutes (7 days).")),
+                               field="rotation_grace_minutes")
+    policy = token_policy(tenant.id)
+    before = {k: getattr(policy, k) for k in ("default_days", "max_days", "allow_no_expiry", "rotation_grace_minutes")}
+    policy.default_days, policy.max_days = default_days, max_days
+    policy.allow_no_expiry, policy.rotation_grace_minutes = allow_no_expiry, rotation_grace_minutes
+    db.session.add(policy)
+    db.session.flush()
+    after = {k: getattr(policy, k) for k in before}
+    if after != before:
+        audit.record("token.policy_changed", tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+                     details={"before": before, "after": after}, **actor.meta())
+    return policy
+
+
+def highest_scope(user: User, tenant: Tenant) -> Scope | None:
+    """The highest scope `user` may give (or use) a token in `tenant`: `api.<scope>` permissions."""
+    policy = load_policy(user.id, tenant.id)
+    for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
+        if policy.decide(f"api.{scope.value}").allowed:
+            return scope
+    return None
+
+
+def parse_cidrs(values: list[str] | str | None, field: str) -> list[str]:
+    """Normalised CIDRs (IPv4 and IPv6) from a list or a comma/newline separated text."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [v for v in values.replace(",", "\n").splitlines()]
+    cidrs = []
+    for raw in values:
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            cidrs.append(str(ipaddress.ip_network(raw, strict=False)))
+        except ValueError as exc:
+            raise ValidationFailed(str(_l("%(value)s is not an IP address or CIDR range.", value=raw[:60])),
+                                   field=field) from exc
+    if len(cidrs) > MAX_CIDRS:
+        raise ValidationFailed(str(_l("At most %(n)d ranges.", n=MAX_CIDRS)), field=field)
+    return sorted(set(cidrs))
+
+
+def _expiry(tenant_id: int, expires_in_days: int | None, no_expiry: bool, now: datetime) -> datetime | None:
+    policy = token_policy(tenant_id)
+    if no_expiry:
+        if not policy.allow_no_expiry:
+            raise ValidationFailed(str(_l("This tenant requires tokens to expire.")), field="expires_in_days")
+        return None
+    days = policy.default_days if expires_in_days is None else expires_in_days
+    if not 1 <= days <= policy.max_days:
+        raise ValidationFailed(str(_l("Choose 1 to %(max)d days.", max=policy.max_days)), field="expires_in_days")
+    return now + timedelta(days=days)
+
+
+def _check_rate_limit(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 100_000:
+        raise ValidationFailed(str(_l("The limit is 1 to 100000 requests per minute.")), field="rate_limit")
+    return value
+
+
+def _new_secret() -> tuple[str, str]:
+    secret = tokencodec.generate(TOKEN_KIND)
+    return secret, crypto().digest(secret)
+
+
+def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str, scope: str,
+                 expires_in_days: int | None = None, no_expiry: bool = False, rate_limit: int | None = None,
+                 ip_allow: list[str] | str | None = None, ip_deny: list[str] | str | None = None,
+                 device_binding: bool = False) -> IssuedToken:
+    """Issue a token for `owner` in `tenant`; never with a scope the owner may not use."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ValidationFailed(str(_l("Give the token a name (at most 100 characters).")), field="name")
+    try:
+        wanted = Scope(scope)
+    except ValueError as exc:
+        raise ValidationFailed(str(_l("Choose read, write or admin.")), field="scope") from exc
+    ceiling = highest_scope(owner, tenant)
+    if ceiling is None or not ceiling.covers(wanted):
+        raise Forbidden(str(_l("The owner may not use the %(scope)s scope here.", scope=wanted.value)),
+                        field="scope")
+    now = utcnow()
+    secret, digest = _new_secret()
+    token = ApiToken(
+        tenant_id=tenant.id, user_id=owner.id, name=name, scope=wanted, digest=digest,
+        hint=tokencodec.hint(secret), expires_at=_expiry(tenant.id, expires_in_days, no_expiry, now),
+        rate_limit=_check_rate_limit(rate_limit), ip_allow=parse_cidrs(ip_allow, "ip_allow"),
+        ip_deny=parse_cidrs(ip_deny, "ip_deny"), device_binding=device_binding,
+        created_by_id=actor.user.id if actor else None,
+    )
+    db.session.add(token)
+    db.session.flush()
+    token.chain_id = token.id
+    audit.record("token.created", tenant_id=tenant.id, target_type="token", target_id=token.id,
+                 details={"owner_id": owner.id, "name": name, "scope": wanted.value, "hint": token.hint,
+                          "expires_at": token.expires_at.isoformat() if token.expires_at else None},
+                 **(actor.meta() if actor else {}))
+    return IssuedToken(token, secret)
+
+
+def get_token(tenant: Tenant, token_id: int, *, viewer: User | None = None, manage: bool = False) -> ApiToken:
+    """A token of this tenant; without `manage`, only the viewer's own. 404 otherwise."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.tenant_id == tenant.id))
+    if token is None or (not manage and viewer is not None and token.user_id != viewer.id):
+        raise NotFound()
+    return token
+
+
+def revoke_token(actor: Actor | None, token: ApiToken, *, reason: str) -> ApiToken:
+    """Revoke now; idempotent (a revoked token stays revoked with its first reason)."""
+    reason = (reason or "").strip()[:500] or "manual"
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        token.revoke_reason = reason
+        token.revoked_by_id = actor.user.id if actor else None
+        db.session.flush()
+        audit.record("token.revoked", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
+                     details={"reason": reason, "hint": token.hint}, **(actor.meta() if actor else {}))
+    return token
+
+
+def rotate_token(actor: Actor | None, token: ApiToken) -> IssuedToken:
+    """Issue a successor with the same settings; the old secret works for the tenant's grace period."""
+    now = utcnow()
+    if token.status(now) != "active":
+        raise ValidationFailed(str(_l("Only an active token can be rotated.")), field="token")
+    grace = timedelta(minutes=token_policy(token.tenant_id).rotation_grace_minutes)
+    secret, digest = _new_secret()
+    successor = ApiToken(
+        tenant_id=token.tenant_id, user_id=token.user_id, name=token.name, scope=token.scope, digest=digest,
+        hint=tokencodec.hint(secret), expires_at=token.expires_at, rate_limit=token.rate_limit,
+        ip_allow=list(token.ip_allow), ip_deny=list(token.ip_deny), device_binding=token.device_binding,
+        device_digest=token.device_digest, chain_id=token.chain_id or token.id,
+        created_by_id=actor.user.id if actor else None,
+    )
+    db.session.add(successor)
+    db.session.flush()
+    # Only one rotation of a token can win: the UPDATE matches only while it has no successor.
+    won = db.session.execute(
+        update(ApiToken).where(ApiToken.id == token.id, ApiToken.successor_id.is_(None))
+        .values(successor_id=successor.id, grace_until=now + grace)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        raise ValidationFailed(str(_l("This token was rotated already.")), field="token")
+    db.session.refresh(token)
+    audit.record("token.rotated", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
+                 details={"successor_id": successor.id, "grace_until": token.grace_until.isoformat(),
+                          "hint": successor.hint}, **(actor.meta() if actor else {}))
+    return IssuedToken(successor, secret)
+
+
+def revoke_chain(token: ApiToken, *, reason: str) -> int:
+    """Revoke every token of `token`'s rotation chain (a retired secret was used: assume it leaked)."""
+    now = utcnow()
+    count = db.session.execute(
+        update(ApiToken).where(ApiToken.chain_id == (token.chain_id or token.id), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now, revoke_reason=reason).execution_options(synchronize_session=False)
+    ).rowcount
+    audit.record("token.chain_revoked", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
+                 outcome="failure", details={"reason": reason, "chain_id": token.chain_id, "revoked": count})
+    return count
+
+
+def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_allow, ip_deny,
+                  device_binding: bool | None = None) -> ApiToken:
+    """Change the per-token rate limit, IP rules and device binding."""
+    before = {"rate_limit": token.rate_limit, "ip_allow": token.ip_allow, "ip_deny": token.ip_deny,
+              "device_binding": token.device_binding}
+    token.rate_limit = _check_rate_limit(rate_limit)
+    token.ip_allow = parse_cidrs(ip_allow, "ip_allow")
+    token.ip_deny = parse_cidrs(ip_deny, "ip_deny")
+    if device_binding is not None:
+        token.device_binding = device_binding
+        if not device_binding:
+            token.device_digest = None
+    db.session.flush()
+    after = {"rate_limit": token.rate_limit, "ip_allow": token.ip_allow, "ip_deny": token.ip_deny,
+             "device_binding": token.device_binding}
+    if after != before:
+        audit.record("token.limits_changed", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
+                     details={"before": before, "after": after}, **actor.meta())
+    return token
+
+
+STATUSES = ("active", "expired", "revoked", "rotated")
+
+
+def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | None = None,
+                scope: str | None = None, search: str | None = None, expiring_within_days: int | None = None,
+                page: int = 1, per_page: int = 25) -> Page:
+    """Tokens of the tenant, newest first, filtered and paginated."""
+    now = utcnow()
+    query = select(ApiToken).join(User, User.id == ApiToken.user_id).where(ApiToken.tenant_id == tenant.id)
+    if owner_id:
+        query = query.where(ApiToken.user_id == owner_id)
+    if scope in {s.value for s in Scope}:
+        query = query.where(ApiToken.scope == Scope(scope))
+    live = (ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+    if status == "active":
+        query = query.where(*live, ApiToken.successor_id.is_(None))
+    elif status == "rotated":
+        query = query.where(*live, ApiToken.successor_id.is_not(None))
+    elif status == "revoked":
+        query = query.where(ApiToken.revoked_at.is_not(None))
+    elif status == "expired":
+        query = query.where(ApiToken.revoked_at.is_(None), ApiToken.expires_at <= now)
+    if expiring_within_days:
+        query = query.where(*live, ApiToken.expires_at <= now + timedelta(days=expiring_within_days))
+    if search:
+        like = f"%{search.strip().lower()[:100]}%"
+        query = query.where(or_(func.lower(ApiToken.name).like(like), func.lower(User.email).like(like),
+                                ApiToken.hint.like(like)))
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    page = max(1, page)
+    items = db.session.scalars(query.order_by(ApiToken.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    return Page(list(items), page, per_page, total)
+
+
+def usage_per_day(token: ApiToken, days: int = 30, *, today: date | None = None) -> list[tuple[date, int]]:
+    """Authenticated uses per day for the last `days` days (oldest first, zero-filled)."""
+    today = today or utcnow().date()
+    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
+    rows = db.session.execute(
+        select(TokenUsageLog.occurred_at).where(TokenUsageLog.token_id == token.id,
+                                                TokenUsageLog.occurred_at >= start, TokenUsageLog.outcome == "ok")
+    ).scalars()
+    counts: dict[date, int] = {}
+    for at in rows:
+        counts[at.date()] = counts.get(at.date(), 0) + 1
+    return [(day, counts.get(day, 0)) for day in (start.date() + timedelta(days=i) for i in range(days))]
+
+
+def recent_usage(token: ApiToken, limit: int = 20) -> list[TokenUsageLog]:
+    """The newest usage rows of a token."""
+    return list(db.session.scalars(select(TokenUsageLog).where(TokenUsageLog.token_id == token.id)
+                                   .order_by(TokenUsageLog.occurred_at.desc()).limit(limit)))
+
+
+def revoke_expired(now: datetime | None = None) -> int:
+    """Mark expired tokens revoked (reason `expired`), so lists and reports say so; returns how many."""
+    now = now or utcnow()
+    tokens = db.session.scalars(
+        select(ApiToken).where(ApiToken.revoked_at.is_(None), ApiToken.expires_at <= now)
+        .execution_options(all_tenants=True)
+    ).all()
+    for token in tokens:
+        revoke_token(None, token, reason="expired")
+    return len(tokens)

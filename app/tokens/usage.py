@@ -1,0 +1,110 @@
+"""TokenUsageLog writes, off the request path: requests append to a per-process buffer, and a background
+thread writes the buffer in one batch every TOKEN_USAGE_FLUSH_SECONDS (encryption of IP and user agent
+happens there too). A crash loses at most that window of usage rows; tokens, limits and audit events are
+written in the request's own transaction and are never deferred."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+from datetime import datetime
+
+from flask import Flask, current_app
+
+from app.core.mixins import utcnow
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "hubx_token_usage"
+MAX_BUFFER = 50_000  # beyond this (the database is down for long), new rows are dropped and counted
+
+
+class UsageBuffer:
+    """Rows waiting to be written, and the thread that writes them."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self.rows: list[dict] = []
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def add(self, row: dict) -> None:
+        with self.lock:
+            if len(self.rows) >= MAX_BUFFER:
+                self.dropped += 1
+                return
+            self.rows.append(row)
+        if self.interval > 0 and (self.thread is None or not self.thread.is_alive()):
+            self._start()
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="token-usage-writer", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 (keep the writer alive; the rows are put back)
+                log.exception("writing token usage failed; will retry")
+
+    def flush(self) -> int:
+        """Write every buffered row now, in one transaction of its own; returns how many."""
+        with self.lock:
+            rows, self.rows = self.rows, []
+        if not rows:
+            return 0
+        from app.extensions import db
+        from app.tokens.models import TokenUsageLog
+
+        with self.app.app_context():
+            try:
+                db.session.execute(db.insert(TokenUsageLog), rows)
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                with self.lock:
+                    self.rows[:0] = rows[: max(0, MAX_BUFFER - len(self.rows))]
+                raise
+            finally:
+                db.session.remove()
+        return len(rows)
+
+
+def init_usage(app: Flask) -> None:
+    """One buffer per app; flushed at exit too."""
+    buffer = UsageBuffer(app, float(app.config.get("TOKEN_USAGE_FLUSH_SECONDS", 1.0)))
+    app.extensions[EXTENSION_KEY] = buffer
+    atexit.register(_flush_quietly, buffer)
+
+
+def _flush_quietly(buffer: UsageBuffer) -> None:
+    try:
+        buffer.flush()
+    except Exception:  # noqa: BLE001 (at exit there is nobody left to tell but the log)
+        log.exception("token usage lost at exit")
+
+
+def buffer() -> UsageBuffer:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def record(*, token_id: int, tenant_id: int, endpoint: str, outcome: str, status: int, correlation_id: str,
+           ip: str, user_agent: str, at: datetime | None = None) -> None:
+    """Queue one usage row (cheap: no I/O, no encryption here)."""
+    now = at or utcnow()
+    buffer().add({"token_id": token_id, "tenant_id": tenant_id, "occurred_at": now, "endpoint": endpoint,
+                  "outcome": outcome, "status": status, "correlation_id": correlation_id, "ip": ip,
+                  "user_agent": user_agent, "created_at": now, "updated_at": now})
+
+
+def flush() -> int:
+    """Write the buffer now (commands, tests, shutdown)."""
+    return buffer().flush()
