@@ -117,9 +117,11 @@ def register_commands(app: Flask) -> None:
     from app.core.cli import register_core_commands
     from app.permissions.cli import register_permission_commands
     from app.tenants.cli import demo_cli, tenants_cli
+    from app.tokens.cli import register_token_commands
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
     register_core_commands(app)
     register_permission_commands(app)
+    register_token_commands(app)

@@ -8,8 +8,12 @@ from rq import cron
 from jobs import QUEUE
 from jobs.maintenance import purge_soft_deleted
 from jobs.permissions import prune_expired_permissions
+from jobs.tokens import revoke_expired_tokens
 
 # 03:17 UTC daily: off the hour, when traffic is low.
 cron.register(purge_soft_deleted, QUEUE, cron="17 3 * * *", name="purge-soft-deleted")
 # Hourly at :07: expired rules are already ignored; pruning keeps lists and the orphan report clean.
 cron.register(prune_expired_permissions, QUEUE, cron="7 * * * *", name="prune-expired-permissions")
+# Every 15 minutes (at :04, :19, :34, :49): expired tokens are refused already; this marks them revoked so
+# lists, reports and the audit log say so soon after.
+cron.register(revoke_expired_tokens, QUEUE, cron="4-59/15 * * * *", name="revoke-expired-tokens")

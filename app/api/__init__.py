@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import Blueprint, Flask, current_app, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
-from app.errors import DomainError, ValidationFailed, render_error
+from app.errors import PROBLEM_JSON, DomainError, ValidationFailed, render_error
 from app.extensions import csrf, limiter
 
 PREFIX = "/api/v1"
@@ -58,7 +61,29 @@ def _validation_hook(req, resp, req_validation_error, instance, model_adapter=No
         raise RequestInvalid(errors[0]["msg"] if errors else None, errors=errors)
 
 
-spec = SpecTree(
+class ApiSpec(SpecTree):
+    """spectree, with every error documented as what the API sends: an RFC 9457 problem document under
+    `application/problem+json` (spectree documents every response as `application/json`, and its own
+    validation-error shape for 422, which the API never sends: the `before` hook turns it into a problem)."""
+
+    def _generate_spec(self) -> dict:
+        document = super()._generate_spec()
+        problem = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{self.naming_strategy(Problem)}"}}}
+        for operations in document["paths"].values():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                for status, response in responses.items():
+                    if int(status) >= 400 and "content" in response:
+                        response["content"] = problem
+                if method in {"post", "put", "patch"}:  # check_body() refuses a body that is not JSON
+                    responses.setdefault("400", {"description": "Bad Request: the body is not valid JSON",
+                                                 "content": problem})
+                    responses.setdefault("415", {"description": "Unsupported Media Type: send application/json",
+                                                 "content": problem})
+        return document
+
+
+spec = ApiSpec(
     "flask",
     title="Hubx Access API",
     version="1",
@@ -117,8 +142,22 @@ def check_body():
     return None
 
 
+def _iso_default(value):
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return DefaultJSONProvider.default(value)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with datetimes in ISO 8601 as the OpenAPI document says (`format: date-time`), instead of
+    Flask's default HTTP date, which no client reading the schema expects and which drops the microseconds."""
+
+    default = staticmethod(_iso_default)
+
+
 def register_api(app: Flask, *blueprints: Blueprint) -> None:
     """Register the API blueprints (CSRF does not apply: they take bearer tokens, not cookies)."""
+    app.json = JSONProvider(app)
     for blueprint in (bp, *blueprints):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)

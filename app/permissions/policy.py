@@ -124,6 +124,22 @@ class Policy:
             return Decision(True, self._role_reason(key), None, tuple(trace))
         return Decision(False, str(_l("No role default or rule grants %(key)s.", key=key)), None, tuple(trace))
 
+    def allows(self, key: str, resource: str | None = None, *, now: datetime | None = None) -> bool:
+        """`decide(key, resource).allowed`, without building the reason: for callers that only need the answer
+        (the bearer check on every API request). Translating the reason is most of what `decide` costs."""
+        if self.status != UserStatus.ACTIVE or catalogue.get_action(key) is None:
+            return False
+        module, _, action = key.partition(".")
+        now = now or utcnow()
+        allowed = False
+        for bucket in ((module, action), (module, None)):
+            for rule in self.rules.get(bucket, ()):
+                if rule.applies(resource, now):
+                    if rule.effect == Effect.DENY:
+                        return False  # deny wins wherever it is met, as in decide()
+                    allowed = True
+        return allowed or self._role_grants(key)
+
     def _role_grants(self, key: str) -> bool:
         if self.role is not None:
             return catalogue.role_grants(self.role, key)

@@ -22,3 +22,5 @@ declare(
     ("write", _l("Use API tokens with the write scope"), Role.MANAGER),
     ("admin", _l("Use API tokens with the admin scope"), Role.ADMIN),
 )
+
+from app.tokens import routes, ui  # noqa: E402,F401

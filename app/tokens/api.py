@@ -68,7 +68,8 @@ class TokenQuery(PageQuery):
 
 class CreateToken(StrictModel):
     name: str = Field(min_length=1, max_length=100)
-    scope: Scope
+    # JSON has no enums: the value arrives as text, which a strict enum field would refuse.
+    scope: Scope = Field(strict=False)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
     no_expiry: bool = False
     rate_limit: int | None = Field(None, ge=1, le=100_000)
@@ -169,6 +170,7 @@ def list_tokens(query: TokenQuery):
 @spec.validate(json=CreateToken, resp=Response(HTTP_201=IssuedOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def create_token(json: CreateToken):
     """Create a token for the caller; the secret is in this response only."""
+    g.no_store = True  # the secret must not stay in any cache
     issued = services.create_token(
         _actor(), g.tenant, g.bearer.token.user, name=json.name, scope=json.scope.value,
         expires_in_days=json.expires_in_days, no_expiry=json.no_expiry, rate_limit=json.rate_limit,
@@ -200,6 +202,7 @@ def revoke_token(token_id: int, json: RevokeToken):
 @spec.validate(resp=Response(HTTP_201=IssuedOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def rotate_token(token_id: int):
     """Issue a successor; the old secret keeps working for the tenant's grace period."""
+    g.no_store = True
     issued = services.rotate_token(_actor(), _visible_token(token_id))
     return {"token": token_json(issued.token), "secret": issued.secret}, 201
 
@@ -213,7 +216,7 @@ def introspect(json: Introspect):
         return {"active": False}
     token = db.session.scalar(db.select(ApiToken).where(ApiToken.digest == crypto().digest(json.token),
                                                         ApiToken.tenant_id == g.tenant.id))
-    if token is None or token.status() not in {"active", "rotated"}:
+    if token is None or token.user is None or token.status() not in {"active", "rotated"}:  # user: not deleted
         return {"active": False}
     return {
         "active": True, "scope": token.scope.value,

@@ -7,13 +7,14 @@ import ipaddress
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache as cache_once
 from functools import wraps
 
 from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from limits import parse as parse_limit
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy.orm import defer, joinedload
 
 from app.api import check_body
 from app.core import tokencodec
@@ -25,6 +26,7 @@ from app.core.security import request_id
 from app.core.tenancy import set_current_tenant
 from app.errors import DomainError, Forbidden, render_error
 from app.extensions import db, limiter
+from app.permissions.models import PolicyVersion
 from app.permissions.policy import Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy
 from app.tokens import usage
@@ -37,6 +39,10 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 class InvalidToken(DomainError):
     code, status, title = "invalid_token", 401, _l("The token is missing, malformed or unknown.")
+
+
+class MissingToken(InvalidToken):
+    """No bearer credentials at all (no header, or another scheme): RFC 6750 wants no error code then."""
 
 
 class TokenExpired(DomainError):
@@ -73,6 +79,8 @@ class Bearer:
 
     token: ApiToken
     policy: Policy
+    #: authentication wrote to the token (the first device binding, the last use); committed before the view
+    wrote: bool = False
 
 
 def _refuse(error: DomainError, token: ApiToken | None = None) -> DomainError:
@@ -87,6 +95,8 @@ def _ip_allowed(token: ApiToken, ip: str) -> bool:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # an IPv4 client seen through a dual-stack socket or proxy
     if any(address in ipaddress.ip_network(cidr) for cidr in token.ip_deny):
         return False  # deny wins
     return not token.ip_allow or any(address in ipaddress.ip_network(cidr) for cidr in token.ip_allow)
@@ -115,15 +125,27 @@ def _within_rate_limit(token: ApiToken) -> tuple[bool, int]:
     return False, max(1, int(reset_at - time.time()))
 
 
-def _touch(token: ApiToken, now: datetime, ip: str) -> None:
+def _touch(token: ApiToken, now: datetime, ip: str) -> bool:
     # At most once a minute per token, and the WHERE makes concurrent requests write it once.
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
-        return
+        return False
     db.session.execute(
         update(ApiToken).where(ApiToken.id == token.id,
                                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - LAST_USED_EVERY))
         .values(last_used_at=now, last_used_ip=ip).execution_options(synchronize_session=False)
     )
+    return True
+
+
+@cache_once
+def _token_query() -> Select:
+    # Built once, with the digest bound at execution: building it cost about as much as running it. It also reads
+    # the owner's policy version (the resolver's per-request check), saving a round trip. The last IP is
+    # encrypted and nothing on the request path reads it, so it is not loaded (and not decrypted) here.
+    return (select(ApiToken, PolicyVersion.version)
+            .outerjoin(PolicyVersion, PolicyVersion.user_id == ApiToken.user_id)
+            .where(ApiToken.digest == bindparam("digest"))
+            .options(joinedload(ApiToken.user), joinedload(ApiToken.tenant), defer(ApiToken.last_used_ip)))
 
 
 def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> Bearer:
@@ -132,13 +154,12 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
     Refusals that change state (the chain revoked after a retired secret was used) are flushed; the
     caller renders the refusal without rolling back, so they are kept.
     """
+    if not secret:
+        raise _refuse(MissingToken())
     if not tokencodec.well_formed(secret, TOKEN_KIND):
         raise _refuse(InvalidToken())
     now = now or utcnow()
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.digest == crypto().digest(secret))
-        .options(joinedload(ApiToken.user), joinedload(ApiToken.tenant))
-    )
+    token, version = db.session.execute(_token_query(), {"digest": crypto().digest(secret)}).first() or (None, 0)
     if token is None or token.tenant is None or token.user is None:
         raise _refuse(InvalidToken())
     if token.revoked_at is not None:
@@ -151,11 +172,12 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
                       token)
     if token.user.profile.status != UserStatus.ACTIVE or token.user.profile.is_locked(now):
         raise _refuse(OwnerInactive(), token)
-    policy = load_policy(token.user_id, token.tenant_id)
+    policy = load_policy(token.user_id, token.tenant_id, version=version or 0)
     if policy.role is None and not policy.is_operator:
         raise _refuse(OwnerInactive(str(_l("The owner is no longer a member of the tenant."))), token)
     if not _ip_allowed(token, ip):
         raise _refuse(IpDenied(), token)
+    binds = token.device_binding and token.device_digest is None
     if token.device_binding and not _bind_device(token, device_id):
         raise _refuse(DeviceMismatch(), token)
     ok, retry_after = _within_rate_limit(token)
@@ -163,8 +185,8 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
         error = TokenRateLimited()
         error.retry_after = retry_after
         raise _refuse(error, token)
-    _touch(token, now, ip)
-    return Bearer(token, policy)
+    touched = _touch(token, now, ip)
+    return Bearer(token, policy, wrote=binds or touched)
 
 
 def _bearer_secret() -> str:
@@ -177,7 +199,9 @@ def _problem(error: DomainError):
     response = current_app.make_response(
         render_error(error.status, error.code, str(error.title), error.detail)
     )
-    if error.status == 401:
+    if isinstance(error, MissingToken):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hubx"'
+    elif error.status == 401:
         response.headers["WWW-Authenticate"] = (
             f'Bearer realm="hubx", error="invalid_token", error_description="{error.code}"')
     elif error.code == "insufficient_scope":
@@ -214,12 +238,11 @@ def api_auth(scope: Scope, permission: str | None = None):
             started = time.perf_counter()
             # The owner's rights bound the token's: scope and permission are both checked at every use.
             refusal = None
-            if not token.scope.covers(scope) or not bearer.policy.decide(f"api.{scope.value}").allowed:
+            # allows() on the way in; the reason (translated, the costly part) only for a refusal.
+            if not token.scope.covers(scope) or not bearer.policy.allows(f"api.{scope.value}"):
                 refusal = InsufficientScope(str(_l("This needs the %(scope)s scope.", scope=scope.value)))
-            elif permission is not None:
-                decision = bearer.policy.decide(permission)
-                if not decision.allowed:
-                    refusal = Forbidden(decision.reason)
+            elif permission is not None and not bearer.policy.allows(permission):
+                refusal = Forbidden(bearer.policy.decide(permission).reason)
             RESOLVE_SECONDS.observe(time.perf_counter() - started)
             if refusal is not None:
                 _log(token, refusal.code, refusal.status)
@@ -227,6 +250,10 @@ def api_auth(scope: Scope, permission: str | None = None):
             bad_body = check_body()
             if bad_body is not None:
                 return bad_body
+            if bearer.wrote:
+                # A refusal by the view rolls its work back; the first client's binding and the last use
+                # must stay whatever the view answers, or a later client could take the binding.
+                db.session.commit()
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except DomainError as error:

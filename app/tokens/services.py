@@ -20,7 +20,7 @@ from app.permissions.resolver import load_policy
 from app.permissions.services import Actor, Page
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
 
-TOKEN_KIND = "p"
+TOKEN_KIND = "p"  # noqa: S105 (the token kind letter, not a secret)
 NAME_MAX = 100
 MAX_CIDRS = 50
 
@@ -156,7 +156,9 @@ def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str,
 
 def get_token(tenant: Tenant, token_id: int, *, viewer: User | None = None, manage: bool = False) -> ApiToken:
     """A token of this tenant; without `manage`, only the viewer's own. 404 otherwise."""
-    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.tenant_id == tenant.id))
+    # The join hides tokens of a deleted owner, as list_tokens does (they can no longer be used either).
+    token = db.session.scalar(select(ApiToken).join(User, User.id == ApiToken.user_id)
+                              .where(ApiToken.id == token_id, ApiToken.tenant_id == tenant.id))
     if token is None or (not manage and viewer is not None and token.user_id != viewer.id):
         raise NotFound()
     return token
@@ -266,7 +268,7 @@ def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | No
     if search:
         like = f"%{search.strip().lower()[:100]}%"
         query = query.where(or_(func.lower(ApiToken.name).like(like), func.lower(User.email).like(like),
-                                ApiToken.hint.like(like)))
+                                func.lower(ApiToken.hint).like(like)))
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     page = max(1, page)
     items = db.session.scalars(query.order_by(ApiToken.id.desc()).limit(per_page).offset((page - 1) * per_page))
@@ -303,3 +305,25 @@ def revoke_expired(now: datetime | None = None) -> int:
     for token in tokens:
         revoke_token(None, token, reason="expired")
     return len(tokens)
+
+
+def token_chain(token: ApiToken) -> list[ApiToken]:
+    """Every token of `token`'s rotation chain, oldest first (the token alone when never rotated)."""
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.tenant_id == token.tenant_id,
+                               ApiToken.chain_id == (token.chain_id or token.id)).order_by(ApiToken.id)
+    ))
+
+
+def token_summary(tenant: Tenant, *, owner_id: int | None = None, soon_days: int = 7) -> dict:
+    """Dashboard figures: active tokens, live ones expiring within `soon_days`, and the last use of any."""
+    now = utcnow()
+    where = [ApiToken.tenant_id == tenant.id] + ([ApiToken.user_id == owner_id] if owner_id else [])
+    live = (*where, ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+    count = select(func.count()).select_from(ApiToken)
+    return {
+        "active": db.session.scalar(count.where(*live, ApiToken.successor_id.is_(None))) or 0,
+        "expiring": db.session.scalar(count.where(*live, ApiToken.expires_at <= now + timedelta(days=soon_days)))
+        or 0,
+        "last_used_at": db.session.scalar(select(func.max(ApiToken.last_used_at)).where(*where)),
+    }

@@ -62,12 +62,10 @@ class UsageBuffer:
         if not rows:
             return 0
         from app.extensions import db
-        from app.tokens.models import TokenUsageLog
 
         with self.app.app_context():
             try:
-                db.session.execute(db.insert(TokenUsageLog), rows)
-                db.session.commit()
+                return self._write(rows)
             except Exception:
                 db.session.rollback()
                 with self.lock:
@@ -75,7 +73,32 @@ class UsageBuffer:
                 raise
             finally:
                 db.session.remove()
-        return len(rows)
+
+    def _write(self, rows: list[dict]) -> int:
+        from sqlalchemy import select
+        from sqlalchemy.exc import IntegrityError
+
+        from app.extensions import db
+        from app.tokens.models import ApiToken, TokenUsageLog
+
+        try:
+            db.session.execute(db.insert(TokenUsageLog), rows)
+            db.session.commit()
+            return len(rows)
+        except IntegrityError:
+            db.session.rollback()
+        # A token deleted since it was used (a cascade, the retention purge) fails the whole batch, and retrying
+        # it would fail forever and hold back every later row. Its rows would have been deleted with it: drop them.
+        ids = {row["token_id"] for row in rows}
+        alive = set(db.session.scalars(select(ApiToken.id).where(ApiToken.id.in_(ids))
+                                       .execution_options(include_deleted=True, all_tenants=True)))
+        kept = [row for row in rows if row["token_id"] in alive]
+        with self.lock:
+            self.dropped += len(rows) - len(kept)
+        if kept:
+            db.session.execute(db.insert(TokenUsageLog), kept)
+            db.session.commit()
+        return len(kept)
 
 
 def init_usage(app: Flask) -> None:

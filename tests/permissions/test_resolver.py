@@ -384,6 +384,7 @@ def test_compiled_policy_agrees_with_the_reference(base_app, specs, role, is_ope
             plain = policy.decide(key, resource, now=NOW)
             _compare(plain, expected, deciding, (key, resource))
             assert policy.decide(key, resource, now=NOW, explain=True) == plain  # explaining changes nothing
+            assert policy.allows(key, resource, now=NOW) is plain.allowed  # the fast path agrees
 
 
 @pytest.fixture

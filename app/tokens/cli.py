@@ -1,0 +1,130 @@
+"""`flask tokens create|revoke|list` and `flask revoke-expired-tokens`."""
+
+from __future__ import annotations
+
+import re
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.auth.services import normalise_email
+from app.core.models import Tenant, User
+from app.errors import DomainError
+from app.extensions import db
+from app.tokens import services
+from app.tokens.models import ApiToken, Scope
+from jobs.tokens import revoke_expired_tokens
+
+tokens_cli = AppGroup("tokens", help="API tokens.")
+
+NEVER = "never"
+_DAYS_RE = re.compile(r"^([0-9]{1,5})d$")
+
+
+class ExpiresIn(click.ParamType):
+    """`30d` (whole days) or `never`; parsed to a number of days, or NEVER."""
+
+    name = "Nd|never"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == NEVER:
+            return value
+        text = str(value).strip().lower()
+        if text == NEVER:
+            return NEVER
+        match = _DAYS_RE.match(text)
+        if match is None or int(match.group(1)) < 1:
+            self.fail(f"{value!r} is not a lifetime: write whole days like 30d, or 'never'", param, ctx)
+        return int(match.group(1))
+
+
+def _user(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    return user
+
+
+def _tenant(slug: str) -> Tenant:
+    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise click.ClickException(f"no tenant {slug}")
+    return tenant
+
+
+@tokens_cli.command("create")
+@click.option("--user", "email", required=True, help="The owner's email.")
+@click.option("--tenant", "slug", required=True, help="The tenant's slug.")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), required=True,
+              help="read, write or admin (never more than the owner may use).")
+@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option("--expires-in", "expires_in", type=ExpiresIn(), default=None,
+              help="Lifetime like 30d, or 'never' where the tenant's policy allows it. "
+                   "Default: the tenant's default lifetime.")
+def create(email: str, slug: str, scope: str, name: str, expires_in) -> None:
+    """Create a token and print it (only the token, so scripts can capture it). It is shown this once."""
+    owner, tenant = _user(email), _tenant(slug)
+    try:
+        issued = services.create_token(
+            None, tenant, owner, name=name, scope=scope,
+            expires_in_days=None if expires_in in (None, NEVER) else expires_in, no_expiry=expires_in == NEVER,
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(issued.secret)
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--reason", default="revoked by command", show_default=True, help="Why (kept with the token).")
+def revoke(token_id: int, reason: str) -> None:
+    """Revoke token TOKEN_ID now (in any tenant); revoking twice changes nothing."""
+    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id).execution_options(all_tenants=True))
+    if token is None:
+        raise click.ClickException(f"no token {token_id}")
+    if token.revoked_at is not None:
+        click.echo(f"token {token_id} was already revoked ({token.revoke_reason})")
+        return
+    services.revoke_token(None, token, reason=reason)
+    db.session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens_cli.command("list")
+@click.option("--tenant", "slug", default=None, help="Only this tenant's tokens.")
+@click.option("--status", type=click.Choice([*services.STATUSES, "retired"]), default=None,
+              help="Only tokens with this status.")
+def list_cmd(slug: str | None, status: str | None) -> None:
+    """Every token (of every tenant, or of --tenant), newest first: id, tenant, owner, name, scope, status,
+    hint, expiry. Never the secret."""
+    query = (select(ApiToken, Tenant.slug, User.email).join(Tenant, Tenant.id == ApiToken.tenant_id)
+             .join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
+             .execution_options(all_tenants=True))
+    if slug is not None:
+        query = query.where(ApiToken.tenant_id == _tenant(slug).id)
+    count = 0
+    for token, tenant_slug, email in db.session.execute(query):
+        token_status = token.status()
+        if status is not None and token_status != status:
+            continue
+        expires = token.expires_at.strftime("%Y-%m-%d %H:%M") if token.expires_at else "never"
+        click.echo(f"{token.id}\t{tenant_slug}\t{email}\t{token.name}\t{token.scope.value}\t{token_status}\t"
+                   f"{token.hint}\t{expires}")
+        count += 1
+    click.echo(f"{count} tokens")
+
+
+def register_token_commands(app: Flask) -> None:
+    """Add the token commands to `app`."""
+    app.cli.add_command(tokens_cli)
+
+    @app.cli.command("revoke-expired-tokens")
+    def revoke_expired_cmd() -> None:
+        """Mark expired tokens revoked (they are refused already); the same job runs every 15 minutes."""
+        count = revoke_expired_tokens()
+        db.session.commit()
+        click.echo(f"{count} expired tokens revoked")

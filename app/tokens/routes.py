@@ -1,0 +1,278 @@
+"""API token pages: the list with its create form and the one-time reveal; one token's page with its usage,
+revoke, rotate and limits.
+
+A new secret is rendered straight into the response of the POST that made it, with Cache-Control:
+no-store: never into a redirect, a URL or a flash message. htmx requests get one block of the page's
+template (the one their HX-Target names); without JavaScript every form posts and gets a whole page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+
+from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
+from app.core.htmx import htmx_target, is_htmx, oob, render_page
+from app.core.mixins import utcnow
+from app.errors import DomainError, ValidationFailed
+from app.extensions import db
+from app.permissions import services as permission_services
+from app.permissions.gate import can, require
+from app.tokens import bp, services, usage
+from app.tokens.forms import CreateTokenForm, LimitsForm
+from app.tokens.models import ApiToken, Scope
+
+log = logging.getLogger(__name__)
+TEMPLATE = "tokens/page.html"
+DETAIL = "tokens/detail.html"
+PER_PAGE = 20
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; anything larger names nothing
+EXPIRING_CHOICES = (7, 30)
+LIVE = ("active", "rotated")  # statuses whose limits can still change
+CHART_DAYS, BAR, CHART_HEIGHT = 30, 10, 100
+# htmx's HX-Target (the element it swaps into) -> the block of the page that fills it
+BLOCKS = {"tokens-list": "list", "tokens-create": "create"}
+
+
+# ---------------------------------------------------------------- parsing (anything odd is ignored)
+
+
+def _id(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+def _text(value, limit: int = 100) -> str:
+    return str(value or "").strip()[:limit]
+
+
+def _filters(source) -> dict:
+    """The list's filters and page, from a query string (or the create form, which sends them along)."""
+    status, scope, expiring = source.get("status"), source.get("scope"), _id(source.get("expiring"))
+    return {
+        "q": _text(source.get("q")) or None,
+        "status": status if status in services.STATUSES else None,
+        "scope": scope if scope in {s.value for s in Scope} else None,
+        "owner": _id(source.get("owner")),
+        "expiring": expiring if expiring in EXPIRING_CHOICES else None,
+        "page": min(_id(source.get("page")) or 1, 100_000),
+    }
+
+
+def _actor() -> permission_services.Actor:
+    return permission_services.Actor(user=current_user._get_current_object(), **core_web.request_meta())
+
+
+def _field_error(form, exc: DomainError) -> None:
+    field = getattr(form, exc.field or "", None)
+    (field.errors if field is not None else form.form_errors).append(exc.detail or str(exc.title))
+
+
+# ---------------------------------------------------------------- contexts
+
+
+def _list_ctx(filters: dict, notice: str | None = None) -> dict:
+    manage = can("tokens.manage")  # without it, only one's own tokens, whatever the URL says
+    query = {"owner_id": filters["owner"] if manage else current_user.id, "status": filters["status"],
+             "scope": filters["scope"], "search": filters["q"], "expiring_within_days": filters["expiring"]}
+    tokens = services.list_tokens(g.tenant, **query, page=filters["page"], per_page=PER_PAGE)
+    if not tokens.items and tokens.page > tokens.pages:  # past the end: show the last page
+        tokens = services.list_tokens(g.tenant, **query, page=tokens.pages, per_page=PER_PAGE)
+    args = {k: v for k, v in filters.items() if v and k != "page" and (manage or k != "owner")}
+    return {"tokens": tokens, "args": args, "manage": manage, "now": utcnow(), "notice": notice}
+
+
+def _create_form(ceiling, policy, **kwargs) -> CreateTokenForm:
+    return CreateTokenForm(prefix="new", ceiling=ceiling, max_days=policy.max_days, **kwargs)
+
+
+def _create_ctx(form: CreateTokenForm | None = None, issued=None) -> dict:
+    ceiling = services.highest_scope(current_user, g.tenant)
+    policy = services.token_policy(g.tenant.id)
+    if form is None:
+        form = _create_form(ceiling, policy, formdata=None, data={"expires_in_days": policy.default_days})
+    return {"form": form, "issued": issued, "ceiling": ceiling, "policy": policy,
+            "can_create": can("tokens.create")}
+
+
+def _page_ctx(filters: dict, **create) -> dict:
+    manage = can("tokens.manage")
+    members = permission_services.members(g.tenant) if manage else []
+    return {**_list_ctx(filters), **_create_ctx(**create), "filters": filters, "members": members}
+
+
+def _usage_chart(token: ApiToken) -> dict:
+    """Bars of an inline SVG chart (and the rows of its table), one per day, oldest first."""
+    series = services.usage_per_day(token, days=CHART_DAYS)
+    peak = max((n for _day, n in series), default=0)
+    bars = [{"label": format_date(day, "medium"), "count": n, "x": i * BAR,
+             "height": max(1.5, round(n / peak * CHART_HEIGHT, 1)) if n else 0}
+            for i, (day, n) in enumerate(series)]
+    return {"bars": bars, "total": sum(n for _day, n in series), "peak": peak, "bar": BAR,
+            "width": len(bars) * BAR, "height": CHART_HEIGHT, "days": CHART_DAYS}
+
+
+def _detail_ctx(token: ApiToken, *, issued=None, limits_form=None, notice=None, error=None) -> dict:
+    now = utcnow()
+    chain = services.token_chain(token)
+    return {"token": token, "status": token.status(now), "now": now, "chain": chain if len(chain) > 1 else [],
+            "chart": _usage_chart(token), "uses": services.recent_usage(token),
+            "limits_form": limits_form or LimitsForm.for_token(token), "issued": issued, "notice": notice,
+            "error": error, "can_change": can("tokens.revoke"), "live": LIVE,
+            "grace_minutes": services.token_policy(token.tenant_id).rotation_grace_minutes}
+
+
+def _limits_ctx(token: ApiToken, form: LimitsForm, saved: str | None = None) -> dict:
+    return {"token": token, "status": token.status(), "limits_form": form, "saved": saved,
+            "can_change": can("tokens.revoke"), "live": LIVE}
+
+
+def _visible(token_id: int) -> ApiToken:
+    """A token of this tenant that the user may see (their own; any with tokens.manage); 404 otherwise."""
+    return services.get_token(g.tenant, token_id, viewer=current_user._get_current_object(),
+                              manage=can("tokens.manage"))
+
+
+def _detail_url(token_id: int) -> str:
+    return url_for("tokens.show_token", slug=g.tenant.slug, token_id=token_id)
+
+
+# ---------------------------------------------------------------- the list and the create form
+
+
+@bp.get("/t/<slug>/tokens")
+@login_required
+@require("tokens.view")
+def page(slug: str):
+    """The create form and the tokens: one's own, or every token of the tenant with tokens.manage."""
+    block = BLOCKS.get(htmx_target())
+    if block == "list":
+        return render_page(TEMPLATE, "list", **_list_ctx(_filters(request.args)))
+    if block == "create":
+        return render_page(TEMPLATE, "create", **_create_ctx())
+    return render_template(TEMPLATE, **_page_ctx(_filters(request.args)))
+
+
+@bp.post("/t/<slug>/tokens")
+@login_required
+@require("tokens.create")
+def create_token(slug: str):
+    """Create a token for oneself; the answer shows its secret, once."""
+    ctx = _create_ctx()
+    form = _create_form(ctx["ceiling"], ctx["policy"])
+    status = 422
+    if ctx["ceiling"] is None:
+        form.form_errors.append(_("Your role here does not allow API tokens, so you cannot create one."))
+        status = 403
+    elif form.validate():
+        try:
+            issued = services.create_token(
+                _actor(), g.tenant, current_user._get_current_object(), name=form.name.data,
+                scope=form.scope.data, expires_in_days=form.expires_in_days.data,
+                no_expiry=bool(form.no_expiry.data), rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
+                ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data),
+            )
+        except DomainError as exc:
+            if exc.field is None:
+                raise
+            db.session.rollback()
+            _field_error(form, exc)
+            status = exc.status
+        else:
+            g.no_store = True  # the secret is in this response
+            message = _("Token “%(name)s” created.", name=issued.token.name)
+            if is_htmx():
+                html = render_block(TEMPLATE, "create", **{**ctx, "issued": issued})
+                # htmx sends the list's filters along (hx-include): the list stays as it is on screen.
+                return html + oob("tokens-list", render_block(TEMPLATE, "list", **_list_ctx(
+                    _filters(request.form), notice=message)))
+            return render_template(TEMPLATE, **_page_ctx(_filters(request.args), issued=issued))
+    if is_htmx():
+        return render_block(TEMPLATE, "create", **{**ctx, "form": form}), status
+    return render_template(TEMPLATE, **_page_ctx(_filters(request.args), form=form)), status
+
+
+# ---------------------------------------------------------------- one token
+
+
+@bp.get("/t/<slug>/tokens/<int(max=2147483647):token_id>")
+@login_required
+@require("tokens.view")
+def show_token(slug: str, token_id: int):
+    """One token: its fields, rotation chain, uses per day, recent uses and limits."""
+    try:
+        usage.flush()  # buffered usage rows: write them now, so the page is current
+    except Exception:  # noqa: BLE001 (the rows stay buffered; the page shows what is written)
+        log.exception("writing token usage before the token page failed")
+    return render_template(DETAIL, **_detail_ctx(_visible(token_id)))
+
+
+@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/revoke")
+@login_required
+@require("tokens.revoke")
+def revoke_token(slug: str, token_id: int):
+    """Revoke a token now (after the browser's confirmation), with an optional reason."""
+    token = _visible(token_id)
+    already = token.revoked_at is not None
+    services.revoke_token(_actor(), token, reason=_text(request.form.get("reason"), 500))
+    message = (_("This token was already revoked.") if already
+               else _("Token “%(name)s” revoked. Requests with it are refused from now on.", name=token.name))
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(_detail_url(token.id))
+    return render_block(DETAIL, "detail", **_detail_ctx(token, notice=message))
+
+
+@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/rotate")
+@login_required
+@require("tokens.revoke")
+def rotate_token(slug: str, token_id: int):
+    """Issue a successor with the same settings; its secret is shown once, here."""
+    token = _visible(token_id)
+    try:
+        issued = services.rotate_token(_actor(), token)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        if not is_htmx():
+            flash(exc.detail, "danger")
+            return redirect(_detail_url(token.id))
+        return render_block(DETAIL, "detail", **_detail_ctx(token, error=exc.detail)), exc.status
+    g.no_store = True  # the new secret is in this response
+    ctx = _detail_ctx(token, issued=issued)
+    if is_htmx():
+        return render_block(DETAIL, "detail", **ctx)
+    return render_template(DETAIL, **ctx)
+
+
+@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/limits")
+@login_required
+@require("tokens.revoke")
+def update_limits(slug: str, token_id: int):
+    """Change the rate limit, the IP rules and the device binding of a live token."""
+    token = _visible(token_id)
+    form = LimitsForm()
+    status = 422
+    if token.status() not in LIVE:
+        form.form_errors.append(_("This token can no longer be used, so its limits cannot change."))
+        status = 409
+    elif form.validate():
+        try:
+            services.update_limits(_actor(), token, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
+                                   ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data))
+        except ValidationFailed as exc:
+            db.session.rollback()  # nothing half-changed stays: the stored limits are as they were
+            _field_error(form, exc)
+        else:
+            message = _("Limits saved. They apply from the next request.")
+            if not is_htmx():
+                flash(message, "success")
+                return redirect(_detail_url(token.id) + "#limits-title")
+            return render_block(DETAIL, "limits", **_limits_ctx(token, LimitsForm.for_token(token), message))
+    if is_htmx():
+        return render_block(DETAIL, "limits", **_limits_ctx(token, form)), status
+    return render_template(DETAIL, **_detail_ctx(token, limits_form=form)), status

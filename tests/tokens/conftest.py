@@ -1,0 +1,47 @@
+"""Token fixtures: issue(...) makes a committed token, api(...) calls the JSON API with a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.models import Role, Tenant, User
+from app.extensions import db
+from app.tokens import services, usage
+from tests.tokens.helpers import Issued
+
+
+@pytest.fixture(autouse=True)
+def _write_usage_before_the_tables_are_emptied(app):
+    """Usage rows are buffered per app; write them while their tokens exist, so none is left for a later test."""
+    yield
+    usage.flush()
+
+
+@pytest.fixture
+def issue(member_of):
+    """issue(role=ADMIN, scope="admin", *, tenant=None, user=None, name="t", **create_token kwargs) -> Issued."""
+
+    def _issue(role: Role = Role.ADMIN, scope: str = "admin", *, tenant: Tenant | None = None,
+               user: User | None = None, name: str = "t", **kwargs) -> Issued:
+        if user is None:
+            user, tenant = member_of(role, tenant=tenant)
+        issued = services.create_token(None, tenant, user, name=name, scope=scope, **kwargs)
+        db.session.commit()
+        return Issued(issued.secret, issued.token, user, tenant)
+
+    return _issue
+
+
+@pytest.fixture
+def api(client):
+    """api(method, path, secret=None, *, json=None, headers=None, **kw) -> response of the JSON API."""
+
+    def _call(method: str, path: str, secret: str | None = None, *, json=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if secret is not None:
+            headers["Authorization"] = f"Bearer {secret}"
+        if json is not None:
+            kwargs["json"] = json
+        return client.open(method.lower(), path, headers=headers, **kwargs)
+
+    return _call

@@ -1,0 +1,50 @@
+"""Token test helpers shared by the token tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event
+
+from app.core.models import Tenant, User
+from app.extensions import db
+from app.tokens.models import ApiToken
+
+
+@dataclass
+class Issued:
+    """A committed token with its secret, owner and tenant."""
+
+    secret: str
+    token: ApiToken
+    user: User
+    tenant: Tenant
+
+
+@contextmanager
+def recorded_sql():
+    """Every SQL statement this thread sends through db.engine inside the block (the test client runs the
+    request in the test's thread; the usage writer's thread is left out)."""
+    statements: list[str] = []
+    thread = threading.get_ident()
+
+    def _before(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() == thread:
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", _before)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", _before)
+
+
+def problem_of(response, status: int, code: str) -> dict:
+    """The problem+json body, after checking the status, media type and code."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json", response.mimetype
+    body = response.get_json()
+    assert body["code"] == code and body["status"] == status, body
+    return body
