@@ -50,6 +50,7 @@ from app.tokens.models import ApiToken, Scope, TokenUsageLog  # noqa: E402
 BUDGET_P95_RATIO = 1.5  # /me p95 at most 1.5x the floor's, at 16 connections
 BUDGET_RPS_RATIO = 0.70  # /me requests per second at least 70 % of the floor's
 P95_AT = 16
+NOISY_PCT = 5  # a run during which other processes took more CPU than this is flagged
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 # Fixed for the run (bench keys, not for production); the app and the floor read the same environment.
@@ -77,8 +78,11 @@ def parse_args() -> argparse.Namespace:
                         help="also run /me at 16 connections with the usage log off and written inline")
     parser.add_argument("--no-healthz", action="store_true",
                         help="skip the app's /healthz runs (the app's per-request plumbing without the database)")
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="serve wsgi:app from this checkout (e.g. `git archive` of an older commit, to compare)")
     parser.add_argument("--json", default="", help="also write the results to this file")
     args = parser.parse_args()
+    args.app_root = args.app_root.resolve()
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
     if args.duration > 120 or args.warmup > 30:
         parser.error("keep runs bounded: --duration at most 120 s, --warmup at most 30 s")
@@ -183,7 +187,7 @@ class Server:
     """One gunicorn master (its own process group), bound to 127.0.0.1, logging to a file."""
 
     def __init__(self, name: str, target: str, env: dict, workdir: Path, workers: int,
-                 pythonpath: Path | None = None) -> None:
+                 pythonpath: Path | None = None, cwd: Path = ROOT) -> None:
         self.name, self.port = name, free_port()
         self.log = workdir / f"{name}.log"
         command = [GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{self.port}", target]
@@ -191,7 +195,7 @@ class Server:
             command[1:1] = ["--pythonpath", str(pythonpath)]
         self.command = command
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
 
     def url(self, path: str) -> str:
@@ -237,12 +241,41 @@ def get(url: str, secret: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def cpu_times() -> list[int]:
+    """The machine's aggregate CPU counters (user nice system idle iowait irq softirq steal ...), Linux only."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return []
+
+
+OURS = {"gunicorn", "wrk", "postgres"}  # the system under test (PostgreSQL may also serve others: see README)
+
+
+def foreign_ticks() -> int:
+    """CPU ticks used so far by live processes other than this script, gunicorn, wrk and PostgreSQL."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid, _, rest = text.partition(" (")
+        comm, _, fields = rest.rpartition(") ")
+        if int(pid) == os.getpid() or comm in OURS:
+            continue
+        values = fields.split()
+        ticks += int(values[11]) + int(values[12])  # utime, stime
+    return ticks
+
+
 def wrk(url: str, secret: str, connections: int, seconds: int, threads: int) -> dict:
     """One wrk run; the JSON line printed by bench/wrk_report.lua, plus validity."""
     command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                "-s", str(BENCH / "wrk_report.lua"), "-H", f"Authorization: Bearer {secret}", url]
-    load = os.getloadavg()[0]
+    load, before, others = os.getloadavg()[0], cpu_times(), foreign_ticks()
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    after, others = cpu_times(), foreign_ticks() - others
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -250,6 +283,12 @@ def wrk(url: str, secret: str, connections: int, seconds: int, threads: int) -> 
     result["errors"] = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors",
                                                "timeouts"))
     result["load_before"] = round(load, 2)
+    if before and after:
+        delta = [b - a for a, b in zip(before, after, strict=False)]
+        total = sum(delta[:8]) or 1
+        result["idle_pct"] = round(100 * (delta[3] + delta[4]) / total, 1)  # CPU left idle during the run
+        result["steal_pct"] = round(100 * delta[7] / total, 1) if len(delta) > 7 else 0.0  # taken by the host
+        result["others_pct"] = round(100 * max(0, others) / total, 1)  # taken by processes outside the bench
     return result
 
 
@@ -259,6 +298,7 @@ def measure(label: str, url: str, secret: str, connections: int, args: argparse.
     warm = wrk(url, secret, connections, args.warmup, args.threads)
     result = wrk(url, secret, connections, args.duration, args.threads)
     result["warmup_errors"] = warm["errors"]
+    result["warmup_requests"] = warm["requests"]
     return result
 
 
@@ -268,7 +308,7 @@ def run(args: argparse.Namespace, url: str, secret: str, workdir: Path) -> dict:
     results: dict = {"runs": {}, "usage": {}}
     servers: list[Server] = []
     try:
-        app_server = Server("app", "wsgi:app", env, workdir, args.workers)
+        app_server = Server("app", "wsgi:app", env, workdir, args.workers, cwd=args.app_root)
         servers.append(app_server)
         floor = Server("floor", "floor_app:app", env, workdir, args.workers, pythonpath=BENCH)
         servers.append(floor)
@@ -338,22 +378,32 @@ def main() -> int:
             db.session.remove()
             db.engine.dispose()
     runs = results["runs"]
+    nan = float("nan")
 
     print()
     print(f"database: {facts['dialect']} {facts['server_version']} ({args.database_url or 'temporary SQLite file'})")
     print(f"machine: {machine()}")
     print(f"tokens in the table: {facts['tokens']:,}; gunicorn: {args.workers} sync workers each; "
           f"wrk: {args.threads} threads, {args.warmup} s warm-up + {args.duration} s per run")
+    if args.app_root != ROOT:
+        print(f"app served from {args.app_root}")
     print()
     print(f"{'endpoint':<22} {'conns':>5} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'errors':>6} {'load':>5}")
+          f"{'errors':>6} {'idle%':>6} {'steal%':>6} {'other%':>6}")
     for (name, connections), r in runs.items():
         print(f"{name:<22} {connections:>5} {r['requests']:>9} {r['rps']:>9.1f} {r['p50_us'] / 1e3:>8.2f} "
-              f"{r['p95_us'] / 1e3:>8.2f} {r['p99_us'] / 1e3:>8.2f} {r['errors']:>6} {r['load_before']:>5.2f}")
-    me_requests = sum(r["requests"] for (name, _), r in runs.items() if name == "/me")
+              f"{r['p95_us'] / 1e3:>8.2f} {r['p99_us'] / 1e3:>8.2f} {r['errors']:>6} "
+              f"{r.get('idle_pct', nan):>6.1f} {r.get('steal_pct', nan):>6.1f} {r.get('others_pct', nan):>6.1f}")
+    noisy = [f"{n} at {c} ({r['others_pct']}%)" for (n, c), r in runs.items() if r.get("others_pct", 0) > NOISY_PCT]
+    if noisy:
+        print(f"WARNING: other processes used more than {NOISY_PCT}% of the CPU during {', '.join(noisy)}: "
+              "those figures are not clean; run again on a quiet machine")
+    # Every /me request that logs (warm-ups too, the inline variant too, the "off" one not), plus the first check.
+    logged = 1 + sum(r["requests"] + r["warmup_requests"] for (name, _), r in runs.items()
+                     if name.startswith("/me") and not name.endswith(" off"))
     print()
-    print(f"usage rows written by the deferred writer: {results['usage']['rows']:,} "
-          f"(measured /me requests: {me_requests:,}, plus warm-ups and variants)")
+    print(f"usage rows in token_usage_log after the servers stopped: {results['usage']['rows']:,}; "
+          f"/me requests wrk counted as answered: {logged:,} (wrk does not count the few in flight when it stops)")
 
     invalid = [f"{name} at {c}" for (name, c), r in runs.items() if r["errors"] or r["warmup_errors"]]
     ok = True
@@ -376,8 +426,9 @@ def main() -> int:
                   f"p95 {health['p95_us'] / floor['p95_us']:.2f}x the floor's, "
                   f"req/s {health['rps'] / floor['rps']:.0%}")
     if args.json:
+        options = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "json"}
         Path(args.json).write_text(json.dumps({
-            "facts": facts, "machine": machine(), "args": {k: v for k, v in vars(args).items() if k != "json"},
+            "facts": facts, "machine": machine(), "args": options,
             "runs": [{"endpoint": n, "connections": c, **r} for (n, c), r in runs.items()],
             "usage_rows": results["usage"]["rows"]}, indent=2))
     if invalid:
