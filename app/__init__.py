@@ -54,8 +54,8 @@ def register_config(app: Flask, overrides) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the crypto helper."""
     from app.core.crypto import init_crypto
-    from app.tokens.usage import init_usage
     from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.tokens.usage import init_usage
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),

@@ -80,9 +80,12 @@ def parse_args() -> argparse.Namespace:
                         help="skip the app's /healthz runs (the app's per-request plumbing without the database)")
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="serve wsgi:app from this checkout (e.g. `git archive` of an older commit, to compare)")
+    parser.add_argument("--compare-root", type=Path, default=None,
+                        help="also serve wsgi:app from this other checkout, with its /me runs right after ours")
     parser.add_argument("--json", default="", help="also write the results to this file")
     args = parser.parse_args()
     args.app_root = args.app_root.resolve()
+    args.compare_root = args.compare_root.resolve() if args.compare_root else None
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
     if args.duration > 120 or args.warmup > 30:
         parser.error("keep runs bounded: --duration at most 120 s, --warmup at most 30 s")
@@ -314,6 +317,11 @@ def run(args: argparse.Namespace, url: str, secret: str, workdir: Path) -> dict:
         servers.append(floor)
         app_server.wait_ready("/healthz")
         floor.wait_ready("/healthz")
+        other = None
+        if args.compare_root is not None:
+            other = Server("app-other", "wsgi:app", env, workdir, args.workers, cwd=args.compare_root)
+            servers.append(other)
+            other.wait_ready("/healthz")
         me_url, floor_url = app_server.url("/api/v1/me"), floor.url("/floor")
         for name, target in (("/me", me_url), ("floor", floor_url)):
             status, body = get(target, secret)
@@ -326,6 +334,11 @@ def run(args: argparse.Namespace, url: str, secret: str, workdir: Path) -> dict:
                 results["runs"][("app /healthz", connections)] = measure(
                     "app /healthz", app_server.url("/healthz"), secret, connections, args)
             results["runs"][("/me", connections)] = measure("/me", me_url, secret, connections, args)
+            if other is not None:
+                results["runs"][("/me other tree", connections)] = measure(
+                    f"/me served from {args.compare_root}", other.url("/api/v1/me"), secret, connections, args)
+        if other is not None:
+            other.stop()
         app_server.stop()
         if args.compare_usage:
             for mode in ("off", "inline"):
@@ -387,6 +400,8 @@ def main() -> int:
           f"wrk: {args.threads} threads, {args.warmup} s warm-up + {args.duration} s per run")
     if args.app_root != ROOT:
         print(f"app served from {args.app_root}")
+    if args.compare_root:
+        print(f"'/me other tree': the same app served from {args.compare_root}")
     print()
     print(f"{'endpoint':<22} {'conns':>5} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
           f"{'errors':>6} {'idle%':>6} {'steal%':>6} {'other%':>6}")

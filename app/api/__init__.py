@@ -44,6 +44,10 @@ class PageQuery(StrictModel):
     per_page: int = Field(25, ge=1, le=100)
 
 
+# What every bearer-authenticated route may answer besides its own responses.
+AUTH_ERRORS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_429": Problem}
+
+
 def page_body(page, items: list[dict]) -> dict:
     """The envelope of every list: items plus page, per_page, total and pages."""
     return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}

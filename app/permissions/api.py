@@ -8,7 +8,8 @@ from flask import Blueprint, g
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from app.api import PageQuery, Problem, StrictModel, page_body, spec
+from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
+from app.core.actor import Actor
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.errors import NotFound, ValidationFailed
@@ -19,7 +20,7 @@ from app.tokens.models import Scope
 
 bp = Blueprint("permissions_api", __name__, url_prefix="/api/v1")
 TAG = "permissions"
-ERRORS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_429": Problem}
+ERRORS = AUTH_ERRORS
 
 
 class RuleOut(BaseModel):
@@ -80,8 +81,8 @@ def rule_json(rule: PermissionRule) -> dict:
             "created_by_id": rule.created_by_id}
 
 
-def _actor() -> services.Actor:
-    return services.Actor(g.bearer.token.user, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+def _actor() -> Actor:
+    return Actor(g.bearer.token.user, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
 
 
 @bp.get("/permissions/rules")

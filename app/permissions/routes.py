@@ -14,6 +14,7 @@ from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
+from app.core.actor import Actor
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
 from app.core.mixins import utcnow
 from app.core.ui import DashboardCard, NavItem, register_card, register_nav
@@ -134,8 +135,8 @@ def _full_ctx(members, source: MultiDict, selected, **parts) -> dict:
     return ctx
 
 
-def _actor() -> services.Actor:
-    return services.Actor(user=current_user._get_current_object(), **core_web.request_meta())
+def _actor() -> Actor:
+    return Actor(user=current_user._get_current_object(), **core_web.request_meta())
 
 
 def _field_error(form, exc: ValidationFailed) -> None:

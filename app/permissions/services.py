@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from app import audit
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Membership, Tenant, User
 from app.errors import Forbidden, NotFound, ValidationFailed
@@ -38,20 +39,6 @@ def _member_exists(tenant_id: int, user_id: str) -> bool:
 
 
 declare_resource("user", _member_exists)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, from where: what every audited change needs."""
-
-    user: User
-    ip: str = ""
-    user_agent: str = ""
-    request_id: str = ""
-
-    def meta(self) -> dict:
-        return {"actor_id": self.user.id, "ip": self.ip, "user_agent": self.user_agent,
-                "request_id": self.request_id}
 
 
 def parse_resource(text: str | None) -> tuple[str | None, str | None]:

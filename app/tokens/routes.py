@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
+from app.core.actor import Actor
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
 from app.core.mixins import utcnow
 from app.errors import DomainError, ValidationFailed
@@ -64,8 +65,8 @@ def _filters(source) -> dict:
     }
 
 
-def _actor() -> permission_services.Actor:
-    return permission_services.Actor(user=current_user._get_current_object(), **core_web.request_meta())
+def _actor() -> Actor:
+    return Actor(user=current_user._get_current_object(), **core_web.request_meta())
 
 
 def _field_error(form, exc: DomainError) -> None:

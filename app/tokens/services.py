@@ -11,13 +11,14 @@ from sqlalchemy import func, or_, select, update
 
 from app import audit
 from app.core import tokencodec
+from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions.resolver import load_policy
-from app.permissions.services import Actor, Page
+from app.permissions.services import Page
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
 
 TOKEN_KIND = "p"  # noqa: S105 (the token kind letter, not a secret)

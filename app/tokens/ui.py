@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.core import web as core_web
+from app.core.actor import Actor
 from app.core.htmx import is_htmx
 from app.core.ui import (
     DashboardCard,
@@ -22,7 +23,6 @@ from app.core.ui import (
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.permissions.gate import can, require
-from app.permissions.services import Actor
 from app.tokens import bp, services
 from app.tokens.forms import TokenPolicyForm
 

@@ -73,6 +73,7 @@ def test_create_app_in_production_refuses_to_start(monkeypatch, tmp_path):
     from app import create_app
 
     monkeypatch.setenv("HUBX_INSTANCE_PATH", str(tmp_path))
-    (tmp_path / "dev-keys.json").write_text(json.dumps({"SECRET_KEY": "x", "ENCRYPTION_KEYS": [], "TOKEN_HASH_KEY": "y"}))
+    dev = {"SECRET_KEY": "x", "ENCRYPTION_KEYS": [], "TOKEN_HASH_KEY": "y"}
+    (tmp_path / "dev-keys.json").write_text(json.dumps(dev))
     with pytest.raises(ConfigError):
         create_app({"HUBX_ENV": "production", "SECRET_KEY": "", "SQLALCHEMY_DATABASE_URI": "sqlite://"})

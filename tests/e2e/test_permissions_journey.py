@@ -7,10 +7,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+from app.core.actor import Actor
 from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 from tests.e2e.test_journeys import sign_in
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' for browser tests",

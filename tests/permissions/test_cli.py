@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Role, User
 from app.errors import Forbidden
 from app.extensions import db
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.resolver import policy_version
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.extensions import db, limiter
@@ -17,7 +18,7 @@ from app.permissions import catalogue, resolver
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.policy import Policy
 from app.permissions.resolver import bump_policy_version, cache, policy_version, resolve, warm_up
-from app.permissions.services import Actor, create_rule, delete_rule
+from app.permissions.services import create_rule, delete_rule
 from tests.conftest import make_app
 
 

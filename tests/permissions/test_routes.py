@@ -6,11 +6,12 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 
 TARGETS = {"HX-Target": "div#perm-rules-list"}
 

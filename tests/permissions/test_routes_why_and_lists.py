@@ -5,10 +5,11 @@ from datetime import timedelta
 
 import pytest
 
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.extensions import db
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 
 
 @pytest.fixture

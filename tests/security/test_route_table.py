@@ -104,7 +104,8 @@ def test_roles_without_the_permission_get_403(app, client, auth, member_of, role
 
 
 def test_a_deny_rule_closes_a_route_the_role_opens(app, client, auth, member_of):
-    from app.permissions.services import Actor, create_rule
+    from app.core.actor import Actor
+    from app.permissions.services import create_rule
 
     user, tenant = member_of(Role.OWNER)
     create_rule(Actor(user), tenant, user_id=user.id, effect="deny", target="settings.*", reason="frozen")

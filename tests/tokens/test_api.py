@@ -14,12 +14,13 @@ from sqlalchemy import select, text, update
 
 from app.audit.models import AuditEvent
 from app.core import tokencodec
+from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 from app.tokens import services, usage
 from app.tokens.models import ApiToken, Scope
 from tests.security.route_table import api_routes

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import delete, select, text, update
 
 from app.core import tokencodec
+from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Membership, Role, UserStatus
 from app.extensions import db
 from app.permissions.resolver import bump_policy_version
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 from app.tokens import services, usage
 from app.tokens.auth import DEVICE_HEADER
 from app.tokens.models import ApiToken, TokenUsageLog

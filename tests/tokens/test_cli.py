@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.core import tokencodec
+from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.extensions import db
-from app.permissions.services import Actor
 from app.tokens import services
 from app.tokens.models import ApiToken
 

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.extensions import db
-from app.permissions.services import Actor, create_rule
+from app.permissions.services import create_rule
 from app.tokens import services
 from app.tokens.models import ApiToken
 

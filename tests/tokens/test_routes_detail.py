@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from app.core.actor import Actor
 from app.core.models import Role
 from app.extensions import db
-from app.permissions.services import Actor
 from app.tokens import services
 from app.tokens.models import ApiToken
 from tests.tokens.test_routes import SECRET_RE, make_token

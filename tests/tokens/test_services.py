@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.models import Role
 from app.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from app.permissions.services import Actor
 from app.tokens import services
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
 
