@@ -161,6 +161,13 @@ def member_of(create_user, create_tenant):
     return _create
 
 
+@pytest.fixture
+def run(app):
+    """run(*args) -> click Result of `flask <args>`."""
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(args=list(args))
+
+
 # ---------------------------------------------------------------- clients
 
 _CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token" type="hidden" value="([^"]+)"')

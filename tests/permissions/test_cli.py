@@ -21,13 +21,6 @@ from app.permissions.services import create_rule
 
 
 @pytest.fixture
-def run(app):
-    """run(*args) -> click Result of `flask <args>`."""
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(args=list(args))
-
-
-@pytest.fixture
 def team(member_of, create_user):
     owner, tenant = member_of(Role.OWNER)
     member = create_user("member@example.com", tenant=tenant)

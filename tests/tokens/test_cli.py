@@ -21,13 +21,6 @@ TOKEN_LINE = re.compile(r"^hbx_p_[0-9A-Za-z]{36}\n$")
 
 
 @pytest.fixture
-def run(app):
-    """run(*args) -> click Result of `flask <args>`."""
-    runner = app.test_cli_runner()
-    return lambda *args: runner.invoke(args=list(args))
-
-
-@pytest.fixture
 def team(member_of, create_user):
     admin, tenant = member_of(Role.ADMIN)
     member = create_user("member@example.com", tenant=tenant)
