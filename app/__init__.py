@@ -54,17 +54,14 @@ def register_config(app: Flask, overrides) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the crypto helper."""
     from app.core.crypto import init_crypto
-    from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.extensions import db, migrate
     from app.tokens.usage import init_usage
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
-    csrf.init_app(app)
-    limiter.init_app(app)
     init_crypto(app)
     init_usage(app)
-    login_manager.init_app(app)
 
 
 def register_database(app: Flask) -> None:
@@ -84,14 +81,23 @@ def register_i18n(app: Flask) -> None:
 
 
 def register_web(app: Flask) -> None:
-    """Security headers, request id, errors, tenancy of /t/<slug>/ URLs, template helpers."""
+    """Request kinds (page or API), security headers, request id, errors; for pages only: CSRF, sign-in,
+    per-address rate limits, session timeouts, tenancy of /t/<slug>/ URLs; template helpers."""
+    from app.core.http import pages_only, register_request_kinds
     from app.core.security import register_security
-    from app.core.web import register_templates, register_tenancy
+    from app.core.web import register_templates, register_tenancy, register_tenant_reset
     from app.errors import register_errors
+    from app.extensions import csrf, limiter, login_manager
 
+    register_request_kinds(app)
     register_security(app)
     register_errors(app)
-    register_tenancy(app)
+    register_tenant_reset(app)
+    with pages_only(app):  # bearer-token API requests use none of these
+        csrf.init_app(app)
+        limiter.init_app(app)
+        login_manager.init_app(app)
+        register_tenancy(app)
     register_templates(app)
 
 

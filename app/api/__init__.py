@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import spectree.plugins.flask_plugin
 from flask import Blueprint, Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
@@ -87,8 +88,20 @@ class ApiSpec(SpecTree):
         return document
 
 
+class FlaskPlugin(spectree.plugins.flask_plugin.FlaskPlugin):
+    """spectree's Flask plugin, minus the work of validating a request that has no model to validate against
+    (a GET with no query model: spectree would still copy every header and cookie into dicts)."""
+
+    def request_validation(self, request, query, json, form, headers, cookies):
+        if query is None and json is None and form is None and headers is None and cookies is None:
+            request.context = None
+            return
+        super().request_validation(request, query, json, form, headers, cookies)
+
+
 spec = ApiSpec(
     "flask",
+    backend=FlaskPlugin,
     title="Hubx Access API",
     version="1",
     openapi_version="3.1.0",

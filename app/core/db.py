@@ -18,6 +18,8 @@ def register_request_transaction(app: Flask) -> None:
 
     @app.after_request
     def _commit(response):
+        if not db.session.registry.has():
+            return response  # the request never used the database (no session was made)
         if response.status_code >= 500:
             db.session.rollback()
         else:

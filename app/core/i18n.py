@@ -21,6 +21,8 @@ def select_locale() -> str:
     chosen = chosen or session.get("locale")
     if not chosen and g.get("tenant") is not None:
         chosen = g.tenant.default_locale
+    if not chosen and g.get("bearer") is not None:  # an API request: its token's tenant
+        chosen = g.bearer.policy.subject.tenant_locale
     if chosen in LOCALES:
         return chosen
     best = request.accept_languages.best_match(["pt-BR", "pt", "en"])
@@ -31,8 +33,10 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """Times are shown in the current tenant's zone, UTC elsewhere."""
-    tenant = g.get("tenant")
-    return tenant.timezone if tenant is not None else "UTC"
+    tenant, bearer = g.get("tenant"), g.get("bearer")
+    if tenant is not None:
+        return tenant.timezone
+    return bearer.policy.subject.tenant_timezone if bearer is not None else "UTC"
 
 
 def init_i18n(app: Flask) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import uuid
 
 from flask import Flask, current_app, g, has_request_context, request
 
@@ -23,7 +22,7 @@ def request_id() -> str:
     """This request's id: the client's X-Request-ID when it is sane, else a new one."""
     if "request_id" not in g:
         sent = request.headers.get("X-Request-ID", "")
-        g.request_id = sent if _REQUEST_ID_OK.match(sent) else uuid.uuid4().hex
+        g.request_id = sent if sent and _REQUEST_ID_OK.match(sent) else secrets.token_hex(16)
     return g.request_id
 
 
@@ -35,12 +34,21 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _set_headers(response):
-    cfg = current_app.config
-    nonce = csp_nonce()
-    response.headers["Content-Security-Policy"] = (
+# What every response carries, page or API.
+_COMMON = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+# A JSON answer loads nothing and may be framed by nothing: a fixed policy, no nonce to make.
+_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _page_csp() -> str:
+    return (
         "default-src 'self'; "
-        f"script-src 'self' 'nonce-{nonce}'; "
+        f"script-src 'self' 'nonce-{csp_nonce()}'; "
         "style-src 'self'; "
         "img-src 'self' data:; "
         "connect-src 'self'; "
@@ -49,22 +57,30 @@ def _set_headers(response):
         "object-src 'none'; "
         "frame-ancestors 'none'"
     )
-    response.headers["Strict-Transport-Security"] = f"max-age={cfg['HSTS_SECONDS']}; includeSubDomains"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    response.headers["X-Request-ID"] = request_id()
-    if g.get("no_store") or response.mimetype == "text/html":
-        # Pages can show secrets or personal data; never cache them in shared or browser caches.
-        response.headers["Cache-Control"] = "no-store"
-    response.headers.add("Vary", "HX-Request")
+
+
+def _set_headers(response):
+    headers = response.headers
+    page = not request.is_api or response.mimetype == "text/html"  # /api/v1/docs is a page
+    headers["Content-Security-Policy"] = _page_csp() if page else _API_CSP
+    headers["Strict-Transport-Security"] = current_app.config["HSTS_HEADER"]
+    for name, value in _COMMON:
+        headers[name] = value
+    headers["X-Request-ID"] = request_id()
+    if page:
+        if g.get("no_store") or response.mimetype == "text/html":
+            # Pages can show secrets or personal data; never cache them in shared or browser caches.
+            headers["Cache-Control"] = "no-store"
+        headers.add("Vary", "HX-Request")
+    elif g.get("no_store"):
+        headers["Cache-Control"] = "no-store"
     return response
 
 
 def register_security(app: Flask) -> None:
     """Headers on every response; request id on every log line."""
     app.config.setdefault("HSTS_SECONDS", 31536000)
+    app.config["HSTS_HEADER"] = f"max-age={app.config['HSTS_SECONDS']}; includeSubDomains"
     app.after_request(_set_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     root = logging.getLogger()

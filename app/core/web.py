@@ -90,7 +90,7 @@ def _resolve_tenant():
 
 
 def register_tenancy(app: Flask) -> None:
-    """Sign-in state and tenant of every request."""
+    """Sign-in state and tenant of every page request."""
     login_manager.login_view = "auth.login"
     # Flask-Login's own default text, made translatable; str() renders it in the request's locale.
     login_manager.login_message = _l("Please log in to access this page.")
@@ -99,6 +99,10 @@ def register_tenancy(app: Flask) -> None:
     login_manager.session_protection = "basic"
     app.before_request(_enforce_session_timeouts)
     app.before_request(_resolve_tenant)
+
+
+def register_tenant_reset(app: Flask) -> None:
+    """Every request (page or API) that set a current tenant resets it at its end."""
 
     @app.teardown_request
     def _leave_tenant(_exc):

@@ -82,7 +82,7 @@ def rule_json(rule: PermissionRule) -> dict:
 
 
 def _actor() -> Actor:
-    return Actor(g.bearer.token.user, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
 
 
 @bp.get("/permissions/rules")
@@ -90,7 +90,7 @@ def _actor() -> Actor:
 @spec.validate(query=RuleQuery, resp=Response(HTTP_200=RuleList, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def list_rules(query: RuleQuery):
     """Rules that apply in the token's tenant (its own and global ones), newest first."""
-    page = services.list_rules(g.tenant, user_id=query.user_id, effect=query.effect, module=query.module,
+    page = services.list_rules(g.bearer.tenant, user_id=query.user_id, effect=query.effect, module=query.module,
                                search=query.q, page=query.page, per_page=query.per_page)
     return page_body(page, [rule_json(r) for r in page.items])
 
@@ -102,7 +102,7 @@ def create_rule(json: CreateRule):
     """Add an allow or deny rule for a member."""
     if json.expires_at is not None and json.expires_at.tzinfo is None:
         raise ValidationFailed("expires_at needs a time zone (e.g. 2030-01-01T00:00:00Z)", field="expires_at")
-    rule = services.create_rule(_actor(), g.tenant, user_id=json.user_id, effect=json.effect, target=json.target,
+    rule = services.create_rule(_actor(), g.bearer.tenant, user_id=json.user_id, effect=json.effect, target=json.target,
                                 resource=json.resource, expires_at=json.expires_at, reason=json.reason,
                                 scope=json.scope)
     return rule_json(rule), 201
@@ -113,7 +113,7 @@ def create_rule(json: CreateRule):
 @spec.validate(resp=Response(HTTP_204=None, HTTP_404=Problem, **ERRORS), tags=[TAG])
 def delete_rule(rule_id: int):
     """Remove a rule (it stops applying on the next request everywhere)."""
-    services.delete_rule(_actor(), g.tenant, rule_id)
+    services.delete_rule(_actor(), g.bearer.tenant, rule_id)
     return "", 204
 
 
@@ -123,11 +123,11 @@ def delete_rule(rule_id: int):
                tags=[TAG])
 def check(json: CheckIn):
     """Would this member be allowed this action (on this resource) here, and why?"""
-    members = {user.id: user for user, _m in services.members(g.tenant)}
+    members = {user.id: user for user, _m in services.members(g.bearer.tenant)}
     user = members.get(json.user_id)
     if user is None:
         raise NotFound()
-    decision = services.explain(user, g.tenant, json.action, json.resource)
+    decision = services.explain(user, g.bearer.tenant, json.action, json.resource)
     return {"allowed": decision.allowed, "reason": decision.reason,
             "rule_id": decision.rule.id if decision.rule else None, "trace": list(decision.trace)}
 

@@ -15,7 +15,7 @@ from app import audit
 from app.auth.services import normalise_email
 from app.core.models import Tenant, User
 from app.extensions import db
-from app.permissions.resolver import bump_policy_version, resolve
+from app.permissions.resolver import resolve
 from app.permissions.services import orphan_rules, parse_resource
 from jobs.permissions import prune_expired_permissions
 
@@ -79,8 +79,7 @@ def register_permission_commands(app: Flask) -> None:
 
 def _set_operator(email: str, value: bool) -> None:
     user = _user(email)
-    user.is_operator = value
-    bump_policy_version(user.id)
+    user.is_operator = value  # the database bumps the user's policy version (migration 0004)
     audit.record("operator.granted" if value else "operator.revoked", target_type="user", target_id=user.id)
     db.session.commit()
 

@@ -66,6 +66,24 @@ class Decision:
     trace: tuple[str, ...] = field(default=(), compare=False)
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Who the policy is for and where, as the database said at the policy's version (a change to any of it
+    bumps the version: migration 0004's triggers). The bearer check reads these instead of joining them."""
+
+    email: str
+    name: str
+    locked_until: datetime | None
+    #: the tenant, None when it is deleted
+    tenant_slug: str | None
+    tenant_name: str | None
+    tenant_locale: str | None
+    tenant_timezone: str | None
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
 @dataclass
 class Policy:
     """Everything needed to decide for one user in one tenant, without touching the database."""
@@ -77,17 +95,19 @@ class Policy:
     is_operator: bool
     version: int
     rules: dict[tuple[str, str | None], tuple[CompiledRule, ...]]
+    subject: Subject | None = None
 
     @classmethod
     def compile(cls, *, user_id: int, tenant_id: int, status: UserStatus, role: Role | None,
-                is_operator: bool, version: int, rules: list[PermissionRule] | list[Sequence]) -> Policy:
+                is_operator: bool, version: int, rules: list[PermissionRule] | list[Sequence],
+                subject: Subject | None = None) -> Policy:
         index: dict[tuple[str, str | None], list[CompiledRule]] = {}
         for rule in rules:
             compiled = CompiledRule.of(rule)
             index.setdefault((compiled.module, compiled.action), []).append(compiled)
         # Deny rules first, so the first applicable rule of a bucket is the strongest.
         ordered = {k: tuple(sorted(v, key=lambda r: (r.effect != Effect.DENY, r.id))) for k, v in index.items()}
-        return cls(user_id, tenant_id, status, role, is_operator, version, ordered)
+        return cls(user_id, tenant_id, status, role, is_operator, version, ordered, subject)
 
     def decide(self, key: str, resource: str | None = None, *, now: datetime | None = None,
                explain: bool = False) -> Decision:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import NoResultFound
 from app.core.models import Membership, Profile, Tenant, User
 from app.extensions import db
 from app.permissions.models import PermissionRule, PolicyVersion
-from app.permissions.policy import Decision, Policy
+from app.permissions.policy import Decision, Policy, Subject
 
 CACHE_KEY = "hubx_policy_cache"
 RULE_COLUMNS = (PermissionRule.id, PermissionRule.effect, PermissionRule.module, PermissionRule.action,
@@ -28,6 +28,7 @@ CACHE_SIZE = 10_000
 CACHE_LOOKUPS = Counter("hubx_permission_cache_lookups_total", "Policy cache lookups", ["result"])
 RESOLVE_SECONDS = Histogram("hubx_permission_resolve_seconds", "Time to resolve one permission check",
                             buckets=(1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2))
+_HITS, _MISSES = CACHE_LOOKUPS.labels("hit"), CACHE_LOOKUPS.labels("miss")  # bound once: a lookup per request
 
 
 class PolicyCache:
@@ -45,11 +46,11 @@ class PolicyCache:
             policy = self._items.get(key)
             if policy is None or policy.version != version:
                 self.misses += 1
-                CACHE_LOOKUPS.labels("miss").inc()
+                _MISSES.inc()
                 return None
             self._items.move_to_end(key)
             self.hits += 1
-            CACHE_LOOKUPS.labels("hit").inc()
+            _HITS.inc()
             return policy
 
     def put(self, key: tuple[int, int], policy: Policy) -> None:
@@ -92,13 +93,17 @@ def bump_policy_version(user_id: int) -> None:
 @cache_once
 def _policy_query() -> Select:
     # One row per live rule of this tenant or global (rule columns NULL when there is none), each carrying the
-    # user's flag and status and the role here (NULL when not a member): one round trip. Columns, not
-    # entities, run through Core: a busy user has hundreds of rules, and ORM loading would cost more than the
-    # query. Core means no tenant guard, so the soft-delete filters are written out here. Built once.
+    # user's flag, status, lock, name and address, the role here (NULL when not a member) and the tenant's facts
+    # (NULL when it is deleted): one round trip. Columns, not entities, run through Core: a busy user has
+    # hundreds of rules, and ORM loading would cost more than the query. Core means no tenant guard, so the
+    # soft-delete filters are written out here. Built once.
     tenant_id = bindparam("tenant_id")
     return (
-        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS)
+        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS,
+               User.email, User.name, Profile.locked_until, Tenant.slug, Tenant.name.label("tenant_name"),
+               Tenant.default_locale, Tenant.timezone)
         .join(Profile, Profile.user_id == User.id)
+        .outerjoin(Tenant, and_(Tenant.id == tenant_id, Tenant.deleted_at.is_(None)))
         .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id,
                                     Membership.deleted_at.is_(None)))
         .outerjoin(PermissionRule, and_(PermissionRule.user_id == User.id,
@@ -110,16 +115,20 @@ def _policy_query() -> Select:
 
 
 def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
-    """Build the policy from the database (role, status, operator flag, live rules) in one round trip."""
+    """Build the policy from the database (role, status, operator flag, live rules, who and where) in one
+    round trip."""
     if db.session.autoflush:
         db.session.flush()  # Core does not autoflush; a change made earlier in this transaction must count
     rows = db.session.connection().execute(_policy_query(), {"user_id": user_id, "tenant_id": tenant_id}).all()
     if not rows:
         raise NoResultFound(f"no live user {user_id}")
     user = rows[0]
-    rules = [row[3:] for row in rows if row.id is not None]
+    rules = [row[3:3 + len(RULE_COLUMNS)] for row in rows if row.id is not None]
+    subject = Subject(email=user.email, name=user.name, locked_until=user.locked_until, tenant_slug=user.slug,
+                      tenant_name=user.tenant_name, tenant_locale=user.default_locale,
+                      tenant_timezone=user.timezone)
     return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user.status, role=user.role,
-                          is_operator=user.is_operator, version=version, rules=rules)
+                          is_operator=user.is_operator, version=version, rules=rules, subject=subject)
 
 
 def load_policy(user_id: int, tenant_id: int, *, version: int | None = None) -> Policy:

@@ -14,7 +14,6 @@ from app.core.i18n import LOCALES
 from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.permissions.resolver import bump_policy_version
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MIN_PASSWORD_LENGTH = 12
@@ -66,8 +65,7 @@ def create_tenant(slug: str, name: str, *, admin_email: str, admin_password: str
             raise ValidationFailed(str(_l("A new admin needs a password.")), field="password")
         user = create_user(admin_email, admin_password)
     db.session.add(Membership(tenant_id=tenant.id, user_id=user.id, role=Role.OWNER))
-    db.session.flush()
-    bump_policy_version(user.id)
+    db.session.flush()  # the database bumps the user's policy version (migration 0004)
     audit.record("tenant.created", tenant_id=tenant.id, actor_id=actor_id, target_type="tenant",
                  target_id=tenant.id, details={"slug": slug, "owner_user_id": user.id})
     return tenant, user
@@ -83,8 +81,7 @@ def add_member(tenant: Tenant, user: User, role: Role, *, actor_id: int | None =
         raise Conflict(str(_l("This user is already a member of the tenant.")))
     membership = Membership(tenant_id=tenant.id, user_id=user.id, role=role)
     db.session.add(membership)
-    db.session.flush()
-    bump_policy_version(user.id)
+    db.session.flush()  # the database bumps the user's policy version (migration 0004)
     audit.record("membership.created", tenant_id=tenant.id, actor_id=actor_id, target_type="user",
                  target_id=user.id, details={"role": str(role)})
     return membership

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import Blueprint, g
 from pydantic import BaseModel, Field
 from spectree import Response
+from sqlalchemy import Row
 
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
 from app.core import tokencodec
@@ -17,7 +18,7 @@ from app.core.security import request_id
 from app.extensions import db
 from app.tokens import services
 from app.tokens.auth import api_auth
-from app.tokens.models import ApiToken, Scope
+from app.tokens.models import ApiToken, Scope, token_status
 
 bp = Blueprint("tokens_api", __name__, url_prefix="/api/v1")
 TAG = "tokens"
@@ -115,11 +116,12 @@ class MeOut(BaseModel):
     token: TokenOut
 
 
-def token_json(token: ApiToken) -> dict:
-    """A token as the API shows it (never the secret or its digest)."""
+def token_json(token: ApiToken | Row, owner_email: str | None = None) -> dict:
+    """A token as the API shows it (never the secret or its digest): an ApiToken, or the bearer's own row
+    (with its owner's address given)."""
     return {
-        "id": token.id, "name": token.name, "scope": token.scope.value, "status": token.status(),
-        "hint": token.hint, "owner_id": token.user_id, "owner_email": token.user.email,
+        "id": token.id, "name": token.name, "scope": token.scope.value, "status": token_status(token),
+        "hint": token.hint, "owner_id": token.user_id, "owner_email": owner_email or token.user.email,
         "created_at": token.created_at, "expires_at": token.expires_at, "revoked_at": token.revoked_at,
         "revoke_reason": token.revoke_reason, "last_used_at": token.last_used_at, "rate_limit": token.rate_limit,
         "ip_allow": token.ip_allow, "ip_deny": token.ip_deny, "device_binding": token.device_binding,
@@ -128,7 +130,7 @@ def token_json(token: ApiToken) -> dict:
 
 
 def _actor() -> Actor:
-    return Actor(g.bearer.token.user, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
 
 
 def _manages() -> bool:
@@ -136,21 +138,25 @@ def _manages() -> bool:
 
 
 def _visible_token(token_id: int) -> ApiToken:
-    return services.get_token(g.tenant, token_id, viewer=g.bearer.token.user, manage=_manages())
+    return services.get_token(g.bearer.tenant, token_id, viewer=g.bearer.owner, manage=_manages())
 
 
 @bp.get("/me")
 @api_auth(Scope.READ)
-@spec.validate(resp=Response(HTTP_200=MeOut, **ERRORS), tags=["me"])
+@spec.validate(resp=Response(HTTP_200=MeOut, **ERRORS), tags=["me"], skip_validation=True)
 def me():
     """The token's owner, tenant, role and the token itself."""
-    token = g.bearer.token
-    return {
-        "user": {"id": token.user.id, "email": token.user.email, "name": token.user.name},
-        "tenant": {"id": g.tenant.id, "slug": g.tenant.slug, "name": g.tenant.name},
-        "role": g.bearer.policy.role.value if g.bearer.policy.role else None,
-        "token": token_json(token),
-    }
+    # All of it was read by the bearer check (the token's row, its owner's cached policy): no further query.
+    # The view builds its response model (which validates it), so spectree only serialises it; there is no
+    # request body or query to validate.
+    token, policy = g.bearer.credential, g.bearer.policy
+    owner = policy.subject
+    return MeOut(
+        user=UserOut(id=token.user_id, email=owner.email, name=owner.name),
+        tenant=TenantOut(id=token.tenant_id, slug=owner.tenant_slug, name=owner.tenant_name),
+        role=policy.role.value if policy.role else None,
+        token=TokenOut(**token_json(token, owner.email)),
+    )
 
 
 @bp.get("/tokens")
@@ -158,8 +164,8 @@ def me():
 @spec.validate(query=TokenQuery, resp=Response(HTTP_200=TokenList, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def list_tokens(query: TokenQuery):
     """The caller's tokens; every token of the tenant with `tokens.manage`."""
-    owner = query.owner_id if _manages() else g.bearer.token.user_id
-    page = services.list_tokens(g.tenant, owner_id=owner, status=query.status, scope=query.scope, search=query.q,
+    owner = query.owner_id if _manages() else g.bearer.credential.user_id
+    page = services.list_tokens(g.bearer.tenant, owner_id=owner, status=query.status, scope=query.scope, search=query.q,
                                 expiring_within_days=query.expiring_within_days, page=query.page,
                                 per_page=query.per_page)
     return page_body(page, [token_json(t) for t in page.items])
@@ -172,7 +178,7 @@ def create_token(json: CreateToken):
     """Create a token for the caller; the secret is in this response only."""
     g.no_store = True  # the secret must not stay in any cache
     issued = services.create_token(
-        _actor(), g.tenant, g.bearer.token.user, name=json.name, scope=json.scope.value,
+        _actor(), g.bearer.tenant, g.bearer.owner, name=json.name, scope=json.scope.value,
         expires_in_days=json.expires_in_days, no_expiry=json.no_expiry, rate_limit=json.rate_limit,
         ip_allow=json.ip_allow, ip_deny=json.ip_deny, device_binding=json.device_binding,
     )
@@ -215,12 +221,12 @@ def introspect(json: Introspect):
     if not tokencodec.well_formed(json.token, services.TOKEN_KIND):
         return {"active": False}
     token = db.session.scalar(db.select(ApiToken).where(ApiToken.digest == crypto().digest(json.token),
-                                                        ApiToken.tenant_id == g.tenant.id))
+                                                        ApiToken.tenant_id == g.bearer.tenant.id))
     if token is None or token.user is None or token.status() not in {"active", "rotated"}:  # user: not deleted
         return {"active": False}
     return {
         "active": True, "scope": token.scope.value,
         "exp": int(token.expires_at.timestamp()) if token.expires_at else None,
-        "sub": str(token.user_id), "username": token.user.email, "tenant": g.tenant.slug, "token_id": token.id,
+        "sub": str(token.user_id), "username": token.user.email, "tenant": g.bearer.tenant.slug, "token_id": token.id,
     }
 

@@ -81,15 +81,20 @@ class ApiToken(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
     tenant: Mapped[Tenant] = relationship()
 
     def status(self, now: datetime | None = None) -> str:
-        """`active`, `rotated` (in grace), `expired` or `revoked`."""
-        now = now or utcnow()
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        if self.successor_id is not None:
-            return "rotated" if self.grace_until and self.grace_until > now else "retired"
-        return "active"
+        """`active`, `rotated` (in grace), `retired`, `expired` or `revoked`."""
+        return token_status(self, now)
+
+
+def token_status(token, now: datetime | None = None) -> str:
+    """The status of a token, an ApiToken or a row with its columns (the bearer check reads rows)."""
+    now = now or utcnow()
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    if token.successor_id is not None:
+        return "rotated" if token.grace_until and token.grace_until > now else "retired"
+    return "active"
 
 
 class TokenUsageLog(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):

@@ -40,3 +40,15 @@ def test_rotation_re_encrypts_under_the_new_first_key(app, database_url, instanc
         assert Fernet(new_key).decrypt(raw.encode()) == b"192.0.2.1"
         assert only_new.test_cli_runner().invoke(args=["audit", "verify"]).exit_code == 0
         db.session.remove()
+
+
+def test_a_sealed_value_is_stored_as_it_is(app, create_tenant):
+    from app.core.crypto import Sealed
+
+    tenant = create_tenant()
+    sealed = Sealed(crypto().encrypt("192.0.2.7"))
+    audit.record("test.sealed", tenant_id=tenant.id, ip=sealed, user_agent="agent/1")
+    db.session.commit()
+    ip, agent = db.session.execute(text("SELECT ip, user_agent FROM audit_event WHERE action = 'test.sealed'")).one()
+    assert ip == sealed  # not encrypted a second time
+    assert crypto().decrypt(ip) == "192.0.2.7" and agent != "agent/1" and crypto().decrypt(agent) == "agent/1"

@@ -16,7 +16,6 @@ from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.core.models import Membership, Role, UserStatus
 from app.extensions import db
-from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
 from app.tokens import services, usage
 from app.tokens.auth import DEVICE_HEADER
@@ -121,8 +120,7 @@ def test_owner_not_active_is_401_owner_inactive(api, issue, status):
     issued = issue()
     assert api("get", ME, issued.secret).status_code == 200
     issued.user.profile.status = status
-    bump_policy_version(issued.user.id)
-    db.session.commit()
+    db.session.commit()  # the database bumps the owner's policy version (migration 0004): no code has to
     problem_of(api("get", ME, issued.secret), 401, "owner_inactive")
 
 
@@ -145,7 +143,6 @@ def test_owner_removed_from_the_tenant_is_401(api, issue, how):
         membership.soft_delete()
     else:
         db.session.delete(membership)
-    bump_policy_version(issued.user.id)
     db.session.commit()
     body = problem_of(api("get", ME, issued.secret), 401, "owner_inactive")
     assert "no longer a member" in body["detail"]
@@ -326,7 +323,6 @@ def test_a_demoted_owner_loses_the_scope_the_token_was_given(api, issue):
     problem_of(api("delete", admin_route, issued.secret), 404, "not_found")  # allowed, the rule is missing
     membership = db.session.scalar(select(Membership).where(Membership.user_id == issued.user.id))
     membership.role = Role.MANAGER
-    bump_policy_version(issued.user.id)
     db.session.commit()
     problem_of(api("delete", admin_route, issued.secret), 403, "insufficient_scope")
     assert api("get", ME, issued.secret).status_code == 200  # read is still within the manager's rights
@@ -442,3 +438,76 @@ def test_a_deleted_token_does_not_wedge_the_usage_writer(api, issue):
     assert [r.token_id for r in db.session.scalars(select(TokenUsageLog))] == [kept.token.id]
     assert api("get", ME, kept.secret).status_code == 200
     assert usage.flush() == 1
+
+
+# ---------------------------------------------------------------- the owner's state, one row per request
+
+
+def test_a_request_with_a_cached_policy_sends_one_statement(api, issue):
+    """The check reads the token and its owner's policy version in one indexed row read; the rest of the
+    owner's state comes from the cached policy that version vouches for."""
+    issued = issue(Role.MEMBER, "read")
+    assert api("get", ME, issued.secret).status_code == 200  # compiles the policy, writes the last use
+    with recorded_sql() as statements:
+        assert api("get", ME, issued.secret).status_code == 200
+    assert len(statements) == 1, statements
+    assert "FROM api_token" in statements[0] and "policy_version" in statements[0]
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ("UPDATE profile SET status = 'blocked' WHERE user_id = :user", "owner_inactive"),
+    ("UPDATE profile SET locked_until = :later WHERE user_id = :user", "owner_inactive"),
+    ("UPDATE membership SET deleted_at = :now WHERE user_id = :user", "owner_inactive"),
+    ("DELETE FROM membership WHERE user_id = :user", "owner_inactive"),
+    ("UPDATE user_account SET deleted_at = :now WHERE id = :user", "invalid_token"),
+    ("UPDATE tenant SET deleted_at = :now WHERE id = :tenant", "invalid_token"),
+], ids=["blocked", "locked", "membership-soft-deleted", "membership-deleted", "user-deleted", "tenant-deleted"])
+def test_a_change_made_behind_the_apps_back_stops_the_token_on_the_next_request(api, issue, change, code):
+    """Plain SQL, as an operator at a database prompt would run it: no application code bumps anything, the
+    database's triggers do, so a cached policy never outlives the facts it was built from."""
+    issued = issue(Role.MEMBER, "read")
+    assert api("get", ME, issued.secret).status_code == 200  # the policy is now cached
+    db.session.execute(text(change), {"user": issued.user.id, "tenant": issued.tenant.id, "now": utcnow(),
+                                      "later": utcnow() + timedelta(hours=1)})
+    db.session.commit()
+    problem_of(api("get", ME, issued.secret), 401, code)
+
+
+def test_me_shows_a_renamed_tenant_and_owner_at_once(api, issue):
+    issued = issue(Role.MEMBER, "read")
+    assert api("get", ME, issued.secret).get_json()["tenant"]["name"] == issued.tenant.name
+    db.session.execute(text("UPDATE tenant SET name = 'Renamed' WHERE id = :t"), {"t": issued.tenant.id})
+    db.session.execute(text("UPDATE user_account SET name = 'New Name' WHERE id = :u"), {"u": issued.user.id})
+    db.session.commit()
+    body = api("get", ME, issued.secret).get_json()
+    assert body["tenant"]["name"] == "Renamed" and body["user"]["name"] == "New Name"
+
+
+def test_a_batch_encrypts_each_token_and_value_once(api, issue):
+    """The writer seals a repeated address or agent once per token per batch; what lands decrypts the same."""
+    first, second = issue(Role.MEMBER, "read"), issue(Role.MEMBER, "read")
+    for issued in (first, first, first, second):
+        assert api("get", ME, issued.secret, headers={"User-Agent": "agent/1"}).status_code == 200
+    assert usage.flush() == 4
+    rows = db.session.execute(text("SELECT token_id, ip, user_agent FROM token_usage_log ORDER BY id")).all()
+    by_token = {}
+    for token_id, ip, agent in rows:
+        by_token.setdefault(token_id, set()).add((ip, agent))
+        assert crypto().decrypt(ip) == "127.0.0.1" and crypto().decrypt(agent) == "agent/1"
+    assert len(by_token[first.token.id]) == 1  # one ciphertext for the three rows of one token
+    assert by_token[first.token.id] != by_token[second.token.id]  # another token: encrypted again
+
+
+@pytest.mark.config(TOKEN_USAGE_FLUSH_SECONDS=0)  # no writer thread: it would clear the event it waits on
+def test_the_writer_wakes_when_a_batch_is_full(app):
+    buffer = usage.buffer()
+    buffer.wake.clear()
+    row = {"token_id": 1, "tenant_id": 1, "endpoint": "GET /", "outcome": "ok", "status": 200,
+           "correlation_id": "c", "ip": "127.0.0.1", "user_agent": ""}
+    for _ in range(usage.BATCH_ROWS - 1):
+        buffer.add(dict(row))
+    assert not buffer.wake.is_set()
+    buffer.add(dict(row))
+    assert buffer.wake.is_set()
+    with buffer.lock:
+        buffer.rows.clear()  # rows of a token that does not exist: not for the database
