@@ -34,9 +34,13 @@ def register_request_transaction(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # SQLite ignores foreign keys unless asked, and waits 0 s for a lock by default.
+    # SQLite ignores foreign keys unless asked, and waits 0 s for a lock by default. Write-ahead logging lets
+    # readers (every request) go on while a writer (the token usage writer, a form save) commits, instead of
+    # waiting for its lock; it is a property of the file, so setting it again is a no-op.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -42,7 +42,7 @@ _COMMON = (
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
 # A JSON answer loads nothing and may be framed by nothing: a fixed policy, no nonce to make.
-_API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_API_FIXED = (("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *_COMMON)
 
 
 def _page_csp() -> str:
@@ -61,19 +61,22 @@ def _page_csp() -> str:
 
 def _set_headers(response):
     headers = response.headers
-    page = not request.is_api or response.mimetype == "text/html"  # /api/v1/docs is a page
-    headers["Content-Security-Policy"] = _page_csp() if page else _API_CSP
-    headers["Strict-Transport-Security"] = current_app.config["HSTS_HEADER"]
+    hsts = current_app.config["HSTS_HEADER"]
+    if request.is_api and response.mimetype != "text/html":  # /api/v1/docs is a page
+        # Nothing on the API path sets these before this hook: appended in one go, not replaced one by one.
+        headers.extend((*_API_FIXED, ("Strict-Transport-Security", hsts), ("X-Request-ID", request_id())))
+        if g.get("no_store"):
+            headers["Cache-Control"] = "no-store"
+        return response
+    headers["Content-Security-Policy"] = _page_csp()
+    headers["Strict-Transport-Security"] = hsts
     for name, value in _COMMON:
         headers[name] = value
     headers["X-Request-ID"] = request_id()
-    if page:
-        if g.get("no_store") or response.mimetype == "text/html":
-            # Pages can show secrets or personal data; never cache them in shared or browser caches.
-            headers["Cache-Control"] = "no-store"
-        headers.add("Vary", "HX-Request")
-    elif g.get("no_store"):
+    if g.get("no_store") or response.mimetype == "text/html":
+        # Pages can show secrets or personal data; never cache them in shared or browser caches.
         headers["Cache-Control"] = "no-store"
+    headers.add("Vary", "HX-Request")
     return response
 
 

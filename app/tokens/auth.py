@@ -7,12 +7,12 @@ import ipaddress
 import time
 from datetime import datetime, timedelta
 from functools import cache as cache_once
-from functools import cached_property, wraps
+from functools import cached_property, lru_cache, wraps
 
 from flask import current_app, g, request
 from flask_babel import lazy_gettext as _l
 from limits import parse as parse_limit
-from sqlalchemy import Row, Select, bindparam, or_, select, update
+from sqlalchemy import Engine, Row, Select, bindparam, or_, select, update
 from sqlalchemy.exc import NoResultFound
 
 from app.api import check_body
@@ -185,10 +185,21 @@ def find_credential(secret: str) -> Row | None:
 
     Core on a pooled connection of its own, outside the ORM session: no ORM objects, no session transaction to
     commit for a request that only reads (most API calls), and no tenant guard, which has no tenant yet: the
-    row decides it. What the check then writes (last use, device binding, a chain revoked) goes through the
-    session, in the request's transaction."""
-    with db.engine.connect() as connection:
+    row decides it. One statement needs no transaction of its own either, so on PostgreSQL the connection is in
+    autocommit: no BEGIN and ROLLBACK round trips around the SELECT. What the check then writes (last use,
+    device binding, a chain revoked) goes through the session, in the request's transaction."""
+    with _reader(db.engine).connect() as connection:
         return connection.execute(_credential_query(), {"digest": crypto().digest(secret)}).first()
+
+
+@lru_cache(maxsize=8)
+def _reader(engine: Engine) -> Engine:
+    # PostgreSQL: the same pool, connections switched to autocommit while checked out (a client-side flag of
+    # psycopg: no round trip) and back when returned. SQLite sends no BEGIN for a read anyway, and switching
+    # its isolation level back costs a PRAGMA per request, so its engine is used as it is.
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> Bearer:
