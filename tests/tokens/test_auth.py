@@ -511,3 +511,21 @@ def test_the_writer_wakes_when_a_batch_is_full(app):
     assert buffer.wake.is_set()
     with buffer.lock:
         buffer.rows.clear()  # rows of a token that does not exist: not for the database
+
+
+def test_the_writer_stores_times_as_the_orm_does(api, issue):
+    """The writer binds its values itself: its rows must read, sort and compare like any other row's."""
+    issued = issue(Role.MEMBER, "read")
+    at = utcnow().replace(microsecond=0)  # the case where a naive format would drop the fraction
+    usage.record(token_id=issued.token.id, tenant_id=issued.tenant.id, endpoint="GET /x", outcome="ok", status=200,
+                 correlation_id="by-writer", ip="192.0.2.1", user_agent="a", at=at)
+    assert usage.flush() == 1
+    db.session.add(TokenUsageLog(token_id=issued.token.id, tenant_id=issued.tenant.id, occurred_at=at,
+                                 endpoint="GET /x", outcome="ok", status=200, correlation_id="by-orm",
+                                 ip="192.0.2.1", user_agent="a"))
+    db.session.commit()
+    raw = dict(db.session.execute(text("SELECT correlation_id, occurred_at FROM token_usage_log")).all())
+    assert raw["by-writer"] == raw["by-orm"]
+    stamps = db.session.execute(text("SELECT created_at, updated_at FROM token_usage_log "
+                                     "WHERE correlation_id = 'by-writer'")).one()
+    assert stamps == (raw["by-orm"], raw["by-orm"])
