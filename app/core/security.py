@@ -20,10 +20,11 @@ def csp_nonce() -> str:
 
 def request_id() -> str:
     """This request's id: the client's X-Request-ID when it is sane, else a new one."""
-    if "request_id" not in g:
-        sent = request.headers.get("X-Request-ID", "")
-        g.request_id = sent if sent and _REQUEST_ID_OK.match(sent) else secrets.token_hex(16)
-    return g.request_id
+    found = g.get("request_id")
+    if found is None:
+        sent = request.environ.get("HTTP_X_REQUEST_ID", "")
+        found = g.request_id = sent if sent and _REQUEST_ID_OK.match(sent) else secrets.token_hex(16)
+    return found
 
 
 class RequestIdFilter(logging.Filter):
@@ -62,7 +63,7 @@ def _page_csp() -> str:
 def _set_headers(response):
     headers = response.headers
     hsts = current_app.config["HSTS_HEADER"]
-    if request.is_api and response.mimetype != "text/html":  # /api/v1/docs is a page
+    if request.is_api:  # JSON only (the one page under /api/, the reference, is not an API request)
         # Nothing on the API path sets these before this hook: appended in one go, not replaced one by one.
         headers.extend((*_API_FIXED, ("Strict-Transport-Security", hsts), ("X-Request-ID", request_id())))
         if g.get("no_store"):

@@ -271,11 +271,11 @@ def _problem(error: DomainError):
     return response
 
 
-def _log(token: Row | None, outcome: str, status: int) -> None:
+def _log(token: Row | None, outcome: str, status: int, ip: str | None = None) -> None:
     if token is None:
         return
     usage.record(token_id=token.id, tenant_id=token.tenant_id, endpoint=f"{request.method} {request.path}"[:128],
-                 outcome=outcome, status=status, correlation_id=request_id(), ip=client_ip(),
+                 outcome=outcome, status=status, correlation_id=request_id(), ip=ip or client_ip(),
                  user_agent=user_agent())
 
 
@@ -283,14 +283,16 @@ def api_auth(scope: Scope, permission: str | None = None):
     """Route decorator: a valid bearer token whose scope covers `scope`, and whose owner may do
     `permission` (and use `api.<scope>`) in the token's tenant. Sets g.bearer (and the current tenant)."""
 
+    api_right = f"api.{scope.value}"
+
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
+            ip = client_ip()
             try:
-                bearer = authenticate(_bearer_secret(), ip=client_ip(),
-                                      device_id=request.headers.get(DEVICE_HEADER, ""))
+                bearer = authenticate(_bearer_secret(), ip=ip, device_id=request.headers.get(DEVICE_HEADER, ""))
             except DomainError as error:
-                _log(getattr(error, "token", None), error.code, error.status)
+                _log(getattr(error, "token", None), error.code, error.status, ip)
                 return _problem(error)
             token = bearer.credential
             g.bearer = bearer
@@ -299,13 +301,13 @@ def api_auth(scope: Scope, permission: str | None = None):
             # The owner's rights bound the token's: scope and permission are both checked at every use.
             refusal = None
             # allows() on the way in; the reason (translated, the costly part) only for a refusal.
-            if not token.scope.covers(scope) or not bearer.policy.allows(f"api.{scope.value}"):
+            if not token.scope.covers(scope) or not bearer.policy.allows(api_right):
                 refusal = InsufficientScope(str(_l("This needs the %(scope)s scope.", scope=scope.value)))
             elif permission is not None and not bearer.policy.allows(permission):
                 refusal = Forbidden(bearer.policy.decide(permission).reason)
             RESOLVE_SECONDS.observe(time.perf_counter() - started)
             if refusal is not None:
-                _log(token, refusal.code, refusal.status)
+                _log(token, refusal.code, refusal.status, ip)
                 return _problem(refusal)
             bad_body = check_body()
             if bad_body is not None:
@@ -317,9 +319,9 @@ def api_auth(scope: Scope, permission: str | None = None):
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except DomainError as error:
-                _log(token, error.code, error.status)
+                _log(token, error.code, error.status, ip)
                 raise
-            _log(token, "ok", response.status_code)
+            _log(token, "ok", response.status_code, ip)
             return response
 
         wrapped.api_scope = scope
