@@ -73,9 +73,11 @@ class PermissionRule(TenantGuarded, TimestampMixin, SoftDeleteMixin, db.Model):
 
 
 class PolicyVersion(db.Model):
-    """A counter per user, bumped by every change that can alter the user's decisions (rules, role,
-    membership, status, operator flag). Cached policies carry the version they were built at; every
-    process re-reads it once per request, so a change anywhere takes effect on the next request everywhere."""
+    """A counter per user, bumped by every change that can alter the user's decisions or what their compiled
+    policy holds: rules (by the application, `bump_policy_version`), and role, membership, status, lock, operator
+    flag, identity and the tenant (by the database's triggers, migration 0004). Cached policies carry the version
+    they were built at; every process re-reads it once per request, so a change anywhere takes effect on the next
+    request everywhere."""
 
     __tablename__ = "policy_version"
 
