@@ -93,17 +93,13 @@ def bump_policy_version(user_id: int) -> None:
 @cache_once
 def _policy_query() -> Select:
     # One row per live rule of this tenant or global (rule columns NULL when there is none), each carrying the
-    # user's flag, status, lock, name and address, the role here (NULL when not a member) and the tenant's facts
-    # (NULL when it is deleted): one round trip. Columns, not entities, run through Core: a busy user has
-    # hundreds of rules, and ORM loading would cost more than the query. Core means no tenant guard, so the
-    # soft-delete filters are written out here. Built once.
+    # user's flag and status and the role here (NULL when not a member): one round trip. Columns, not
+    # entities, run through Core: a busy user has hundreds of rules, and ORM loading would cost more than the
+    # query. Core means no tenant guard, so the soft-delete filters are written out here. Built once.
     tenant_id = bindparam("tenant_id")
     return (
-        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS,
-               User.email, User.name, Profile.locked_until, Tenant.slug, Tenant.name.label("tenant_name"),
-               Tenant.default_locale, Tenant.timezone)
+        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS)
         .join(Profile, Profile.user_id == User.id)
-        .outerjoin(Tenant, and_(Tenant.id == tenant_id, Tenant.deleted_at.is_(None)))
         .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id,
                                     Membership.deleted_at.is_(None)))
         .outerjoin(PermissionRule, and_(PermissionRule.user_id == User.id,
@@ -115,20 +111,45 @@ def _policy_query() -> Select:
 
 
 def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
-    """Build the policy from the database (role, status, operator flag, live rules, who and where) in one
-    round trip."""
+    """Build the policy from the database (role, status, operator flag, live rules) in one round trip."""
     if db.session.autoflush:
         db.session.flush()  # Core does not autoflush; a change made earlier in this transaction must count
     rows = db.session.connection().execute(_policy_query(), {"user_id": user_id, "tenant_id": tenant_id}).all()
     if not rows:
         raise NoResultFound(f"no live user {user_id}")
     user = rows[0]
-    rules = [row[3:3 + len(RULE_COLUMNS)] for row in rows if row.id is not None]
-    subject = Subject(email=user.email, name=user.name, locked_until=user.locked_until, tenant_slug=user.slug,
-                      tenant_name=user.tenant_name, tenant_locale=user.default_locale,
-                      tenant_timezone=user.timezone)
+    rules = [row[3:] for row in rows if row.id is not None]
     return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user.status, role=user.role,
-                          is_operator=user.is_operator, version=version, rules=rules, subject=subject)
+                          is_operator=user.is_operator, version=version, rules=rules)
+
+
+@cache_once
+def _subject_query() -> Select:
+    tenant = and_(Tenant.id == bindparam("tenant_id"), Tenant.deleted_at.is_(None))
+    return (
+        select(User.email, User.name, Profile.locked_until, Tenant.slug, Tenant.name.label("tenant_name"),
+               Tenant.default_locale, Tenant.timezone)
+        .join(Profile, Profile.user_id == User.id)
+        .outerjoin(Tenant, tenant)
+        .where(User.id == bindparam("user_id"), User.deleted_at.is_(None))
+    )
+
+
+def subject_of(policy: Policy) -> Subject:
+    """Who `policy` is for and where (the bearer check's and /me's facts), read once per compiled policy.
+
+    Not part of compile_policy's query, which repeats its columns on every rule row: the pages never need
+    them, and their uncached check stays as cheap as it was. Read after the version the policy was built at,
+    so never older than it; the triggers of migration 0004 bump the version when any of it changes."""
+    if policy.subject is None:
+        row = db.session.connection().execute(
+            _subject_query(), {"user_id": policy.user_id, "tenant_id": policy.tenant_id}).first()
+        if row is None:
+            raise NoResultFound(f"no live user {policy.user_id}")
+        policy.subject = Subject(email=row.email, name=row.name, locked_until=row.locked_until,
+                                 tenant_slug=row.slug, tenant_name=row.tenant_name,
+                                 tenant_locale=row.default_locale, tenant_timezone=row.timezone)
+    return policy.subject
 
 
 def load_policy(user_id: int, tenant_id: int, *, version: int | None = None) -> Policy:

@@ -27,7 +27,7 @@ from app.errors import DomainError, Forbidden, render_error
 from app.extensions import db, limiter
 from app.permissions.models import PolicyVersion
 from app.permissions.policy import Policy
-from app.permissions.resolver import RESOLVE_SECONDS, load_policy
+from app.permissions.resolver import RESOLVE_SECONDS, load_policy, subject_of
 from app.tokens import usage
 from app.tokens.models import ApiToken, Scope
 from app.tokens.services import TOKEN_KIND, revoke_chain
@@ -226,9 +226,9 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
                       token)
     try:
         policy = load_policy(token.user_id, token.tenant_id, version=token.policy_version or 0)
+        owner = subject_of(policy)
     except NoResultFound:  # the owner is deleted
         raise _refuse(InvalidToken()) from None
-    owner = policy.subject
     if owner.tenant_slug is None:  # the tenant is deleted
         raise _refuse(InvalidToken())
     if policy.status != UserStatus.ACTIVE or owner.is_locked(now):
