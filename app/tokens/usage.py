@@ -39,6 +39,7 @@ class UsageBuffer:
         self.dropped = 0
         self.lock = threading.Lock()
         self.wake = threading.Event()
+        self.stopping = False
         self.thread: threading.Thread | None = None
 
     def add(self, row: dict) -> None:
@@ -50,7 +51,7 @@ class UsageBuffer:
             full = len(self.rows) >= BATCH_ROWS
         if full:
             self.wake.set()
-        if self.interval > 0 and (self.thread is None or not self.thread.is_alive()):
+        if self.interval > 0 and not self.stopping and (self.thread is None or not self.thread.is_alive()):
             self._start()
 
     def _start(self) -> None:
@@ -61,13 +62,22 @@ class UsageBuffer:
 
     def _run(self) -> None:
         _lower_priority()
-        while True:
+        while not self.stopping:
             self.wake.wait(self.interval)
             self.wake.clear()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 (keep the writer alive; the rows are put back)
                 log.exception("writing token usage failed; will retry")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Let the writer thread finish the batch it holds and end (at exit: a daemon thread still writing when
+        the interpreter finalises would lose the rows it took from the buffer)."""
+        self.stopping = True
+        self.wake.set()
+        thread = self.thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def flush(self) -> int:
         """Write every buffered row now, in one transaction of its own; returns how many."""
@@ -219,6 +229,7 @@ def init_usage(app: Flask) -> None:
 
 def _flush_quietly(buffer: UsageBuffer) -> None:
     try:
+        buffer.stop()
         buffer.flush()
     except Exception:  # noqa: BLE001 (at exit there is nobody left to tell but the log)
         log.exception("token usage lost at exit")

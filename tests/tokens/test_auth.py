@@ -529,3 +529,29 @@ def test_the_writer_stores_times_as_the_orm_does(api, issue):
     stamps = db.session.execute(text("SELECT created_at, updated_at FROM token_usage_log "
                                      "WHERE correlation_id = 'by-writer'")).one()
     assert stamps == (raw["by-orm"], raw["by-orm"])
+
+
+def test_at_exit_the_writer_finishes_its_batch_before_the_last_flush(app, issue, monkeypatch):
+    """A batch the writer thread already took from the buffer must land too, not die with the interpreter."""
+    issued = issue(Role.MEMBER, "read")
+    buffer = usage.buffer()
+    release = threading.Event()
+    real_write = buffer._write
+
+    def slow_write(rows):
+        release.wait(5)  # the thread holds its batch while exit begins
+        return real_write(rows)
+
+    monkeypatch.setattr(buffer, "_write", slow_write)
+    monkeypatch.setattr(buffer, "stopping", False)  # restored after the test: the app's writer goes on
+    for n in range(3):
+        usage.record(token_id=issued.token.id, tenant_id=issued.tenant.id, endpoint="GET /x", outcome="ok",
+                     status=200, correlation_id=f"c{n}", ip="192.0.2.1", user_agent="a")
+    buffer.wake.set()
+    deadline = threading.Event()
+    while buffer.rows and not deadline.wait(0.01):
+        pass  # the thread has taken the rows
+    threading.Timer(0.2, release.set).start()
+    usage._flush_quietly(buffer)  # what atexit runs
+    assert db.session.scalar(select(db.func.count()).select_from(TokenUsageLog)) == 3
+    assert not buffer.thread.is_alive()
