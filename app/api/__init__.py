@@ -90,7 +90,20 @@ class ApiSpec(SpecTree):
 
 class FlaskPlugin(spectree.plugins.flask_plugin.FlaskPlugin):
     """spectree's Flask plugin, minus the work of validating a request that has no model to validate against
-    (a GET with no query model: spectree would still copy every header and cookie into dicts)."""
+    (a GET with no query model: spectree would still copy every header and cookie into dicts), and minus its
+    response plumbing for a view declared with `skip_validation=True` that returns its response model: the model
+    validated its fields when the view built it, so it is only serialised (as spectree would)."""
+
+    def validate(self, func, query, json, form, headers, cookies, resp, before, after, validation_error_status,
+                 skip_validation, force_resp_serialize, *args, **kwargs):
+        if not (skip_validation and query is None and json is None and form is None and headers is None
+                and cookies is None):
+            return super().validate(func, query, json, form, headers, cookies, resp, before, after,
+                                    validation_error_status, skip_validation, force_resp_serialize, *args, **kwargs)
+        result = func(*args, **kwargs)
+        if isinstance(result, BaseModel):
+            return current_app.response_class(self.model_adapter.dump_json(result), mimetype="application/json")
+        return self.validate_response(result, resp, skip_validation, force_resp_serialize)[0]
 
     def request_validation(self, request, query, json, form, headers, cookies):
         if query is None and json is None and form is None and headers is None and cookies is None:
