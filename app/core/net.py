@@ -19,4 +19,4 @@ def client_ip() -> str:
 
 def user_agent() -> str:
     """The request's user agent, cut to a sane length."""
-    return (request.headers.get("User-Agent") or "")[:512]
+    return request.environ.get("HTTP_USER_AGENT", "")[:512]

@@ -67,7 +67,9 @@ class PolicyCache:
 
 def cache() -> PolicyCache:
     """This app's policy cache."""
-    return current_app.extensions.setdefault(CACHE_KEY, PolicyCache())
+    extensions = current_app.extensions
+    found = extensions.get(CACHE_KEY)  # not setdefault(KEY, PolicyCache()): that builds a cache on every call
+    return found if found is not None else extensions.setdefault(CACHE_KEY, PolicyCache())
 
 
 @cache_once
