@@ -221,12 +221,13 @@ def introspect(json: Introspect):
     if not tokencodec.well_formed(json.token, services.TOKEN_KIND):
         return {"active": False}
     token = db.session.scalar(db.select(ApiToken).where(ApiToken.digest == crypto().digest(json.token),
-                                                        ApiToken.tenant_id == g.bearer.tenant.id))
+                                                        ApiToken.tenant_id == g.bearer.credential.tenant_id))
     if token is None or token.user is None or token.status() not in {"active", "rotated"}:  # user: not deleted
         return {"active": False}
     return {
         "active": True, "scope": token.scope.value,
         "exp": int(token.expires_at.timestamp()) if token.expires_at else None,
-        "sub": str(token.user_id), "username": token.user.email, "tenant": g.bearer.tenant.slug, "token_id": token.id,
+        "sub": str(token.user_id), "username": token.user.email, "tenant": g.bearer.policy.subject.tenant_slug,
+        "token_id": token.id,
     }
 

@@ -79,8 +79,6 @@ class Bearer:
     query itself); the views that change something load the objects they need, once, through `token`,
     `owner` and `tenant`."""
 
-    __slots__ = ("credential", "policy", "wrote", "__dict__")
-
     def __init__(self, credential: Row, policy: Policy, wrote: bool = False) -> None:
         self.credential = credential
         self.policy = policy
@@ -271,12 +269,11 @@ def _problem(error: DomainError):
     return response
 
 
-def _log(token: Row | None, outcome: str, status: int, ip: str | None = None) -> None:
+def _log(token: Row | None, outcome: str, status: int, ip: str) -> None:
     if token is None:
         return
     usage.record(token_id=token.id, tenant_id=token.tenant_id, endpoint=f"{request.method} {request.path}"[:128],
-                 outcome=outcome, status=status, correlation_id=request_id(), ip=ip or client_ip(),
-                 user_agent=user_agent())
+                 outcome=outcome, status=status, correlation_id=request_id(), ip=ip, user_agent=user_agent())
 
 
 def api_auth(scope: Scope, permission: str | None = None):

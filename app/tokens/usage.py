@@ -145,7 +145,7 @@ def _lower_priority() -> None:
 
 
 def _insert(rows: list[dict]) -> None:
-    """INSERT the rows through the driver's executemany, in chunks, in the session's transaction.
+    """Hand the rows to the driver in the session's transaction: `COPY` on PostgreSQL, `executemany` elsewhere.
 
     The one bulk path of the app binds its values itself: SQLAlchemy's per-row parameter processing (three
     timestamps through their type each, every column looked up by name) cost most of the writer's time, which is
@@ -159,17 +159,23 @@ def _insert(rows: list[dict]) -> None:
     table = TokenUsageLog.__table__
     # The column type as this dialect stores it (SQLite: text in SQLAlchemy's format, as every other row has).
     stamp = table.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608 (constant names)
     if dialect.name == "postgresql":
         # Usage rows are already best effort within the flush window: their commit need not wait for the disk.
         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         _copy(connection, table.name, rows, stamp)
         return
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(COLUMNS)}) VALUES ({', '.join([mark] * len(COLUMNS))})"  # noqa: S608 (constant names)
+    for chunk in _chunks(rows):
+        connection.exec_driver_sql(sql, [_values(row, stamp) for row in chunk])
+
+
+def _chunks(rows: list[dict]):
+    """`rows` CHUNK_ROWS at a time, yielding the GIL to the request threads between chunks."""
     for start in range(0, len(rows), CHUNK_ROWS):
         if start:
-            time.sleep(0)  # yield the GIL to the request threads between chunks
-        connection.exec_driver_sql(sql, [_values(row, stamp) for row in rows[start:start + CHUNK_ROWS]])
+            time.sleep(0)
+        yield rows[start:start + CHUNK_ROWS]
 
 
 def _values(row: dict, stamp) -> tuple:
@@ -185,10 +191,8 @@ def _copy(connection, table: str, rows: list[dict], stamp) -> None:
     cursor = connection.connection.driver_connection.cursor()
     try:
         with cursor.copy(statement) as copy:
-            for start in range(0, len(rows), CHUNK_ROWS):
-                if start:
-                    time.sleep(0)
-                for row in rows[start:start + CHUNK_ROWS]:
+            for chunk in _chunks(rows):
+                for row in chunk:
                     copy.write_row(_values(row, stamp))
     except connection.dialect.loaded_dbapi.IntegrityError as error:  # a token deleted since: as INSERT says it
         raise IntegrityError(statement, None, error) from error
