@@ -61,6 +61,8 @@ class Config:
             "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", ""),
             "REDIS_URL": os.environ.get("REDIS_URL", ""),
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
+            "DATABASE_RETRY_AFTER_SECONDS": _int("DATABASE_RETRY_AFTER_SECONDS", 5),
             "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
             "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
             "SESSION_COOKIE_HTTPONLY": True,

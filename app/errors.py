@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from app.core.db import DATABASE_UNAVAILABLE, rollback_quietly
 from app.core.htmx import is_htmx
 from app.core.security import request_id
 from app.extensions import db
@@ -80,8 +82,9 @@ _HTTP_TITLES = {
     422: _l("Some fields need attention."),
     429: _l("Too many requests. Wait a moment and try again."),
     500: _l("Something went wrong on our side. It has been logged."),
+    503: _l("The service is briefly unavailable. Try again in a few seconds."),
 }
-_ERROR_PAGES = {400, 403, 404, 429, 500}
+_ERROR_PAGES = {400, 403, 404, 429, 500, 503}
 
 
 def wants_problem_json() -> bool:
@@ -144,8 +147,14 @@ def register_errors(app: Flask) -> None:
         return render_error(400, "csrf_failed", str(_l("The form expired or was sent from elsewhere. "
                                                         "Reload the page and try again.")))
 
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, database_unavailable)
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, DATABASE_UNAVAILABLE):  # raised outside the view (a hook), wrapped by Flask
+            return database_unavailable(original)
         db.session.rollback()
         status = exc.code or 500
         title = _HTTP_TITLES.get(status, exc.name)
@@ -164,6 +173,56 @@ def register_errors(app: Flask) -> None:
         db.session.rollback()
         log.exception("unhandled error")
         return render_error(500, "internal_error", str(_HTTP_TITLES[500]))
+
+
+def database_unavailable(exc: Exception):
+    """503 with Retry-After for a database that cannot be reached or cannot take the write now.
+
+    Nothing of the request is kept (the session is rolled back), and nothing is kept broken: SQLAlchemy has
+    already invalidated a connection that dropped (and, for a disconnect, the connections pooled before it),
+    so the next request connects afresh and succeeds once the database is back."""
+    _settle_locale()
+    rollback_quietly()
+    log.warning("database unavailable, answered 503: %s", _describe(exc))
+    _forget_database_objects()
+    response = current_app.make_response(render_error(503, "database_unavailable", str(_HTTP_TITLES[503])))
+    response.headers["Retry-After"] = str(current_app.config.get("DATABASE_RETRY_AFTER_SECONDS", 5))
+    return response
+
+
+def _settle_locale() -> None:
+    """Choose the page's language while what the request loaded (the person, the tenant) is still readable:
+    after the rollback their attributes are expired, and reading them would need the database again. A person
+    the request never loaded is not loaded now (that would try the database again): their session's language,
+    else their browser's, decides."""
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is None:
+        return
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
+    try:
+        get_locale()
+    except Exception:  # noqa: BLE001 (something the choice reads was never loaded: choose without it)
+        _forget_database_objects()
+        get_locale()
+
+
+def _forget_database_objects() -> None:
+    """The page is rendered without the database: as nobody in particular (the navigation lists the person's
+    tenants, which are in the database), outside any tenant. The sign-in itself (the session cookie) stays."""
+    login_manager = getattr(current_app, "login_manager", None)
+    if login_manager is not None:
+        g._login_user = login_manager.anonymous_user()
+    g.pop("tenant", None)
+    g.pop("membership", None)
+
+
+def _describe(exc: Exception) -> str:
+    """The error's class and the first line of the driver's message; never SQLAlchemy's text of it, which
+    carries the statement and its parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
 
 
 def _retry_after_from(exc: HTTPException) -> int:

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from sqlalchemy import event
+import logging
+
+from flask import Flask, current_app, has_app_context, request, session
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+#: errors that mean "the database cannot be reached or cannot take this now" (connection refused or dropped, a
+#: closed connection, the pool exhausted, SQLite's lock wait run out): answered 503 with Retry-After, not 500
+DATABASE_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
+#: SQLite's lock wait when no app says otherwise (SQLITE_BUSY_TIMEOUT_MS)
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+
+def rollback_quietly() -> None:
+    """Roll the session back; with the database away the rollback itself may fail, and there is nothing to keep
+    then (the server drops the transaction of a lost connection, and SQLAlchemy has invalidated it)."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 (the answer is already an error; this must not turn it into another)
+        log.debug("rollback failed while the database is unavailable", exc_info=True)
 
 
 def register_request_transaction(app: Flask) -> None:
@@ -21,25 +40,58 @@ def register_request_transaction(app: Flask) -> None:
         if not db.session.registry.has():
             return response  # the request never used the database (no session was made)
         if response.status_code >= 500:
-            db.session.rollback()
-        else:
+            rollback_quietly()
+            return response
+        try:
             db.session.commit()
+        except DATABASE_UNAVAILABLE as error:
+            rollback_quietly()
+            return _unavailable_instead(app, _commit, error)
         return response
 
     @app.teardown_request
-    def _rollback_on_error(exc):
-        if exc is not None:
-            db.session.rollback()
+    def _rollback_on_error(error):
+        if error is not None:
+            rollback_quietly()
+
+
+def _unavailable_instead(app: Flask, hook, error: Exception):
+    """The 503 answer for a request whose commit failed, replacing the response the view made (its redirect, its
+    "saved" message: none of it happened).
+
+    Flask runs after-request hooks last-registered first, so the hooks registered after this one (security
+    headers, rate-limit headers, the sign-in cookie) have already decorated the response being replaced: run them
+    again on the replacement, as Flask would have."""
+    from app.errors import database_unavailable
+
+    if not request.is_api:
+        session.pop("_flashes", None)  # they announce what this request did, which is now undone
+    response = current_app.make_response(database_unavailable(error))
+    for name in request.blueprints:  # blueprint hooks run before the app's
+        for later in reversed(app.after_request_funcs.get(name, [])):
+            response = later(response)
+    hooks = app.after_request_funcs.get(None, [])
+    for later in reversed(hooks[hooks.index(hook) + 1:]):
+        response = later(response)
+    return response
 
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # SQLite ignores foreign keys unless asked, and waits 0 s for a lock by default. Write-ahead logging lets
+    # SQLite ignores foreign keys unless asked, and waits 0 s for a lock by default: it waits
+    # SQLITE_BUSY_TIMEOUT_MS, then the write fails and the request answers 503. Write-ahead logging lets
     # readers (every request) go on while a writer (the token usage writer, a form save) commits, instead of
     # waiting for its lock; it is a property of the file, so setting it again is a no-op.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={_busy_timeout_ms()}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def _busy_timeout_ms() -> int:
+    # An engine connects inside its app's context (requests, commands, the usage writer): read that app's setting.
+    if has_app_context():
+        return int(current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS))
+    return DEFAULT_BUSY_TIMEOUT_MS

@@ -17,6 +17,7 @@ from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.core.crypto import Sealed, crypto
+from app.core.db import DATABASE_UNAVAILABLE, rollback_quietly
 from app.core.mixins import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class UsageBuffer:
         self.interval = interval
         self.rows: list[dict] = []
         self.dropped = 0
+        self.failures = 0  # writes that failed (the rows went back to the buffer); the writer retries them
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.stopping = False
@@ -67,7 +69,12 @@ class UsageBuffer:
             self.wake.clear()
             try:
                 self.flush()
+            except DATABASE_UNAVAILABLE as error:  # an outage: one line per attempt, the rows wait for the next
+                self.failures += 1
+                log.warning("writing token usage failed, the database is unavailable (%s); %d rows kept, "
+                            "will retry", type(error).__name__, len(self.rows))
             except Exception:  # noqa: BLE001 (keep the writer alive; the rows are put back)
+                self.failures += 1
                 log.exception("writing token usage failed; will retry")
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -91,9 +98,10 @@ class UsageBuffer:
             try:
                 return self._write(rows)
             except Exception:
-                db.session.rollback()
+                # The rows go back first: with the database away the rollback may fail too.
                 with self.lock:
                     self.rows[:0] = rows[: max(0, MAX_BUFFER - len(self.rows))]
+                rollback_quietly()
                 raise
             finally:
                 db.session.remove()
