@@ -81,15 +81,18 @@ def register_i18n(app: Flask) -> None:
 
 
 def register_web(app: Flask) -> None:
-    """Request kinds (page or API), security headers, request id, errors; for pages only: CSRF, sign-in,
-    per-address rate limits, session timeouts, tenancy of /t/<slug>/ URLs; template helpers."""
+    """Request kinds (page or API), URL converters, security headers, request id, errors; for pages only: CSRF,
+    sign-in, per-address rate limits, unstorable text, session timeouts, tenancy of /t/<slug>/ URLs; template
+    helpers."""
     from app.core.http import pages_only, register_request_kinds
+    from app.core.inputs import refuse_unstorable_page_input, register_converters
     from app.core.security import register_security
     from app.core.web import register_templates, register_tenancy, register_tenant_reset
     from app.errors import register_errors
     from app.extensions import csrf, limiter, login_manager
 
     register_request_kinds(app)
+    register_converters(app)
     register_security(app)
     register_errors(app)
     register_tenant_reset(app)
@@ -97,6 +100,7 @@ def register_web(app: Flask) -> None:
         csrf.init_app(app)
         limiter.init_app(app)
         login_manager.init_app(app)
+        app.before_request(refuse_unstorable_page_input)  # before tenancy looks the slug up (API: check_body)
         register_tenancy(app)
     register_templates(app)
 

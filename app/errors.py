@@ -8,6 +8,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from app.core.db import DATABASE_UNAVAILABLE, rollback_quietly
@@ -167,6 +168,15 @@ def register_errors(app: Flask) -> None:
             response = app.make_response(response)
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+    @app.errorhandler(DataError)
+    def _refused_value(exc: DataError):
+        # The last line of defence (validators and app.core.inputs come first): the database refused a value
+        # (out of range, NUL, bad encoding). Bad input, not our failure; logged without the statement's values.
+        db.session.rollback()
+        log.warning("the database refused a value (%s) on %s %s", type(exc.orig).__name__, request.method,
+                    request.path)
+        return render_error(422, "invalid_input", str(_l("A value is out of range or cannot be stored.")))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

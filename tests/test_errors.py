@@ -83,3 +83,25 @@ def test_htmx_error_is_a_fragment(raising_app):
     response = Client(raising_app.test_client()).get("/_test/missing", headers={"HX-Request": "true"})
     assert response.status_code == 404
     assert "<html" not in response.get_data(as_text=True)
+
+
+def test_a_value_the_database_refuses_is_422_not_500(database_url, instance_path, caplog):
+    from sqlalchemy.exc import DataError
+
+    app = make_app(database_url, instance_path)
+
+    @app.get("/api/v1/_test/refused")
+    def api_refused():
+        raise DataError("INSERT ... (secret value)", {"name": "secret value"}, Exception("value out of range"))
+
+    @app.get("/_test/refused")
+    def page_refused():
+        raise DataError("INSERT ... (secret value)", {"name": "secret value"}, Exception("value out of range"))
+
+    client = Client(app.test_client())
+    response = client.get("/api/v1/_test/refused")
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "invalid_input"
+    response = client.get("/_test/refused")
+    assert response.status_code == 422 and "out of range or cannot be stored" in response.get_data(as_text=True)
+    assert "secret value" not in caplog.text  # logged without the statement or its values

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
-from app.errors import PROBLEM_JSON, DomainError, ValidationFailed, render_error
+from app.core.inputs import BODILESS, ID_MAX, InvalidCharacters, unstorable_field, unstorable_json, unstorable_path
+from app.errors import PROBLEM_JSON, DomainError, NotFound, ValidationFailed, render_error
 from app.extensions import csrf, limiter
 
 PREFIX = "/api/v1"
@@ -105,6 +106,11 @@ class FlaskPlugin(spectree.plugins.flask_plugin.FlaskPlugin):
             return current_app.response_class(self.model_adapter.dump_json(result), mimetype="application/json")
         return self.validate_response(result, resp, skip_validation, force_resp_serialize)[0]
 
+    def parse_path(self, route, path_parameter_descriptions):
+        # spectree knows converters by name: the app's `id` is an int converter with the id columns' range
+        return super().parse_path(str(route).replace("<id:", f"<int(min=1,max={ID_MAX}):"),
+                                  path_parameter_descriptions)
+
     def request_validation(self, request, query, json, form, headers, cookies):
         if query is None and json is None and form is None and headers is None and cookies is None:
             request.context = None
@@ -158,17 +164,25 @@ class MalformedJson(DomainError):
 
 
 def check_body():
-    """A refusal for a body that is not JSON (415) or not valid JSON (400); None when the body is fine.
+    """A refusal for a body that is not JSON (415) or not valid JSON (400, nested too deep included), or for
+    text that cannot be stored (NUL, a lone surrogate) in a path argument (404), a query argument or a JSON
+    string or key (422, `invalid_characters`); None when the request is fine.
 
     Called by the bearer check after authentication, so anonymous callers learn nothing but 401."""
-    if request.method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
-        return None
-    if not request.content_length and not request.get_data(cache=True):
-        return None
-    if request.mimetype != "application/json":
-        return render_error(415, UnsupportedMediaType.code, str(UnsupportedMediaType.title))
-    if request.get_json(silent=True) is None:
-        return render_error(400, MalformedJson.code, str(MalformedJson.title))
+    document = None
+    if request.method not in BODILESS and (request.content_length or request.get_data(cache=True)):
+        if request.mimetype != "application/json":
+            return render_error(415, UnsupportedMediaType.code, str(UnsupportedMediaType.title))
+        document = request.get_json(silent=True)
+        if document is None:
+            return render_error(400, MalformedJson.code, str(MalformedJson.title))
+    if request.view_args and unstorable_path():
+        return render_error(404, NotFound.code, str(NotFound.title))
+    field = unstorable_field(request.args.items(multi=True)) if request.args else None
+    if field is None and document is not None:
+        field = unstorable_json(document)
+    if field is not None:
+        return render_error(422, InvalidCharacters.code, str(InvalidCharacters.title), field=field)
     return None
 
 

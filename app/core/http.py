@@ -15,6 +15,17 @@ API_PAGES = frozenset({"/api/v1/docs"})
 
 
 class HubxRequest(Request):
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True):
+        """Flask's, with JSON nested too deep for the parser (it raises RecursionError) answered as any
+        malformed body is: None when silent, else `on_json_loading_failed` (400). For every reader of the
+        body: `app.api.check_body`, spectree, a view. (Not cached: the parser gives up within ~1,000 levels.)"""
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            return self.on_json_loading_failed(ValueError("JSON nested too deeply"))
+
     @cached_property
     def is_api(self) -> bool:
         """A JSON API request: authenticated by its bearer token only, never by a cookie."""

@@ -108,7 +108,7 @@ def create_rule(json: CreateRule):
     return rule_json(rule), 201
 
 
-@bp.delete("/permissions/rules/<int:rule_id>")
+@bp.delete("/permissions/rules/<id:rule_id>")
 @api_auth(Scope.ADMIN, "permissions.manage")
 @spec.validate(resp=Response(HTTP_204=None, HTTP_404=Problem, **ERRORS), tags=[TAG])
 def delete_rule(rule_id: int):

@@ -208,7 +208,7 @@ def create_rule(slug: str):
     return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form)), 422
 
 
-@bp.post("/t/<slug>/permissions/rules/<int(max=2147483647):rule_id>/delete")
+@bp.post("/t/<slug>/permissions/rules/<id:rule_id>/delete")
 @login_required
 @require("permissions.manage")
 def delete_rule(slug: str, rule_id: int):

@@ -185,7 +185,7 @@ def create_token(json: CreateToken):
     return {"token": token_json(issued.token), "secret": issued.secret}, 201
 
 
-@bp.get("/tokens/<int:token_id>")
+@bp.get("/tokens/<id:token_id>")
 @api_auth(Scope.READ, "tokens.view")
 @spec.validate(resp=Response(HTTP_200=TokenOut, HTTP_404=Problem, **ERRORS), tags=[TAG])
 def show_token(token_id: int):
@@ -193,7 +193,7 @@ def show_token(token_id: int):
     return token_json(_visible_token(token_id))
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @api_auth(Scope.WRITE, "tokens.revoke")
 @spec.validate(json=RevokeToken, resp=Response(HTTP_200=TokenOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS),
                tags=[TAG])
@@ -203,7 +203,7 @@ def revoke_token(token_id: int, json: RevokeToken):
     return token_json(token)
 
 
-@bp.post("/tokens/<int:token_id>/rotate")
+@bp.post("/tokens/<id:token_id>/rotate")
 @api_auth(Scope.WRITE, "tokens.revoke")
 @spec.validate(resp=Response(HTTP_201=IssuedOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def rotate_token(token_id: int):

@@ -201,7 +201,7 @@ def create_token(slug: str):
 # ---------------------------------------------------------------- one token
 
 
-@bp.get("/t/<slug>/tokens/<int(max=2147483647):token_id>")
+@bp.get("/t/<slug>/tokens/<id:token_id>")
 @login_required
 @require("tokens.view")
 def show_token(slug: str, token_id: int):
@@ -213,7 +213,7 @@ def show_token(slug: str, token_id: int):
     return render_template(DETAIL, **_detail_ctx(_visible(token_id)))
 
 
-@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/revoke")
+@bp.post("/t/<slug>/tokens/<id:token_id>/revoke")
 @login_required
 @require("tokens.revoke")
 def revoke_token(slug: str, token_id: int):
@@ -229,7 +229,7 @@ def revoke_token(slug: str, token_id: int):
     return render_block(DETAIL, "detail", **_detail_ctx(token, notice=message))
 
 
-@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/rotate")
+@bp.post("/t/<slug>/tokens/<id:token_id>/rotate")
 @login_required
 @require("tokens.revoke")
 def rotate_token(slug: str, token_id: int):
@@ -250,7 +250,7 @@ def rotate_token(slug: str, token_id: int):
     return render_template(DETAIL, **ctx)
 
 
-@bp.post("/t/<slug>/tokens/<int(max=2147483647):token_id>/limits")
+@bp.post("/t/<slug>/tokens/<id:token_id>/limits")
 @login_required
 @require("tokens.revoke")
 def update_limits(slug: str, token_id: int):
