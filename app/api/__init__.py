@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
+from app.core.fieldadapters import refused_field
 from app.core.inputs import BODILESS, ID_MAX, InvalidCharacters, unstorable_field, unstorable_json, unstorable_path
 from app.errors import PROBLEM_JSON, DomainError, NotFound, ValidationFailed, render_error
 from app.extensions import csrf, limiter
@@ -62,8 +63,15 @@ class RequestInvalid(ValidationFailed):
 
 def _validation_hook(req, resp, req_validation_error, instance, model_adapter=None):
     if req_validation_error is not None:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in req_validation_error.errors()]
+        raw = req_validation_error.errors()
+        refused = [refused_field(e) for e in raw]  # (field, message) where a field's own check said no
+        errors = [{"loc": list(e.get("loc", ())), "msg": r[1] if r else e.get("msg", ""), "type": e.get("type", "")}
+                  for e, r in zip(raw, refused, strict=True)]
+        body = req.get_json(silent=True) if req.mimetype == "application/json" else None
+        if refused and all(r and isinstance(body, dict) and r[0] in body for r in refused):
+            # Body values refused by their field checks (app.core.fields) get the problem the service gives for
+            # the same value (`validation_failed` naming the field), whichever of the two refused it.
+            raise ValidationFailed(refused[0][1], field=refused[0][0], errors=errors)
         raise RequestInvalid(errors[0]["msg"] if errors else None, errors=errors)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
+from app.core.fields import email_key
 from app.core.mixins import utcnow
 from app.core.models import PASSWORD_METHOD, Profile, User, UserStatus
 from app.extensions import db
@@ -37,7 +38,8 @@ class SignInResult:
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The stored form of an email, for look-ups (the one email check's normalisation; app.core.fields)."""
+    return email_key(email)
 
 
 def authenticate(email: str, password: str, *, ip: str, user_agent: str, request_id: str) -> SignInResult:

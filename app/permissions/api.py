@@ -10,9 +10,11 @@ from spectree import Response
 
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
 from app.core.actor import Actor
+from app.core.fieldadapters import api_field
+from app.core.fields import check_expiry, check_reason, reason_pattern
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound
 from app.permissions import services
 from app.permissions.models import PermissionRule
 from app.tokens.auth import api_auth
@@ -51,13 +53,19 @@ class RuleQuery(PageQuery):
     q: str | None = Field(None, max_length=100)
 
 
+# The fields' own checks (app.core.fields), the same the rule form and the service run.
+Expiry = api_field(check_expiry, datetime)
+Reason = api_field(check_reason, pattern=reason_pattern())  # 1 to 500 characters, trimmed; line breaks allowed
+
+
 class CreateRule(StrictModel):
     user_id: int = Field(ge=1, le=2**31 - 1)
     effect: str = Field(pattern="^(allow|deny)$")
     target: str = Field(min_length=3, max_length=65, description="`module.action` or `module.*`")
     resource: str | None = Field(None, max_length=100, description="`type:id`, e.g. `user:42`")
-    expires_at: datetime | None = Field(None, strict=False, description="ISO 8601 with a time zone")
-    reason: str = Field(min_length=1, max_length=500)
+    expires_at: Expiry | None = Field(None, strict=False, description="ISO 8601 with a time zone, in the future "
+                                                                       "(years 2000 to 2999)")
+    reason: Reason
     scope: str = Field("tenant", pattern="^(tenant|global)$")
 
 
@@ -100,8 +108,6 @@ def list_rules(query: RuleQuery):
 @spec.validate(json=CreateRule, resp=Response(HTTP_201=RuleOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def create_rule(json: CreateRule):
     """Add an allow or deny rule for a member."""
-    if json.expires_at is not None and json.expires_at.tzinfo is None:
-        raise ValidationFailed("expires_at needs a time zone (e.g. 2030-01-01T00:00:00Z)", field="expires_at")
     rule = services.create_rule(_actor(), g.bearer.tenant, user_id=json.user_id, effect=json.effect, target=json.target,
                                 resource=json.resource, expires_at=json.expires_at, reason=json.reason,
                                 scope=json.scope)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,6 +10,8 @@ from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from app.core.fieldadapters import form_check, validated
+from app.core.fields import check_local_datetime, check_reason
 from app.permissions import catalogue
 from app.permissions.models import Effect
 
@@ -61,7 +62,7 @@ class RuleForm(FlaskForm):
     resource = StringField(_l("Resource (optional)"), validators=[Optional(), Length(max=100)])
     expires_at = DateTimeLocalField(_l("Expires (optional)"), validators=[Optional()],
                                     format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)],
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), form_check(check_reason)],
                            render_kw={"rows": 2, "maxlength": 500})
     # Shown to platform operators only; sent by anyone else, the service refuses "global".
     scope = SelectField(_l("Scope"), default="tenant", validate_choice=False,
@@ -74,14 +75,9 @@ class RuleForm(FlaskForm):
         self.target.choices = _with_blank(target_choices(), _l("Choose a permission"))
 
     def expires_at_utc(self, timezone: str) -> datetime | None:
-        """The expiry typed in the tenant's time zone, in UTC (None when left empty)."""
-        if self.expires_at.data is None:
-            return None
-        try:
-            zone = ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        return self.expires_at.data.replace(tzinfo=zone).astimezone(UTC)
+        """The expiry typed in the tenant's time zone, in UTC (None when left empty), through the one date check
+        (app.core.fields): a date it refuses is a ValidationFailed on `expires_at`, as the service's would be."""
+        return validated("expires_at", check_local_datetime, self.expires_at.data, timezone, optional=True)
 
 
 class CheckForm(FlaskForm):

@@ -12,6 +12,8 @@ from sqlalchemy import func, or_, select
 
 from app import audit
 from app.core.actor import Actor
+from app.core.fieldadapters import validated
+from app.core.fields import check_expiry, check_reason
 from app.core.mixins import utcnow
 from app.core.models import Membership, Tenant, User
 from app.errors import Forbidden, NotFound, ValidationFailed
@@ -65,9 +67,12 @@ def _member(tenant: Tenant, user_id: int) -> User:
 
 
 def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, target: str,
-                resource: str | None = None, expires_at: datetime | None = None, reason: str = "",
+                resource: str | None = None, expires_at: datetime | None = None, reason: str | None = None,
                 scope: str = "tenant") -> PermissionRule:
     """Add an allow or deny rule for a member. `target` is `module.action` or `module.*`.
+
+    A reason given is checked as every entry point checks it (required, app.core.fields); None is a rule
+    made in code, stored without one.
 
     Global scope (every tenant) is for platform operators only.
     """
@@ -82,13 +87,13 @@ def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, targ
         raise ValidationFailed(str(_l("Choose tenant or global scope.")), field="scope")
     if scope == "global" and not actor.user.is_operator:
         raise Forbidden(str(_l("Only platform operators may create global rules.")))
-    if expires_at is not None and expires_at <= utcnow():
-        raise ValidationFailed(str(_l("The expiry must be in the future.")), field="expires_at")
+    expires_at = validated("expires_at", check_expiry, expires_at, optional=True)
+    reason = validated("reason", check_reason, reason, optional=True) or ""
     resource_type, resource_id = parse_resource(resource)
     rule = PermissionRule(
         tenant_id=None if scope == "global" else tenant.id, user_id=subject.id, effect=Effect(effect),
         module=module, action=action, resource_type=resource_type, resource_id=resource_id,
-        expires_at=expires_at, reason=reason.strip()[:500], created_by_id=actor.user.id,
+        expires_at=expires_at, reason=reason, created_by_id=actor.user.id,
     )
     db.session.add(rule)
     db.session.flush()

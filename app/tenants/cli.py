@@ -9,6 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.core.fieldadapters import Checked
+from app.core.fields import check_email, check_password, check_tenant_name
 from app.core.models import Role, Tenant
 from app.errors import DomainError
 from app.extensions import db
@@ -22,9 +24,10 @@ DEMO_ADMIN = "admin@demo.example.com"
 
 
 @tenants_cli.command("create")
-@click.argument("slug")
-@click.option("--name", required=True, help="Display name.")
-@click.option("--admin-email", required=True, help="Owner's email (an existing user, or a new one).")
+@click.argument("slug")  # checked by the service (check_slug), which also refuses one that is taken
+@click.option("--name", required=True, type=Checked(check_tenant_name), help="Display name.")
+@click.option("--admin-email", required=True, type=Checked(check_email),
+              help="Owner's email (an existing user, or a new one).")
 @click.option("--admin-password-stdin", is_flag=True, help="Read the new owner's password from stdin.")
 def create(slug: str, name: str, admin_email: str, admin_password_stdin: bool) -> None:
     """Create tenant SLUG with its owner (stands in for the Core wizard)."""
@@ -37,7 +40,8 @@ def create(slug: str, name: str, admin_email: str, admin_password_stdin: bool) -
         if admin_password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         else:
-            password = click.prompt("Password for the new owner", hide_input=True, confirmation_prompt=True)
+            password = click.prompt("Password for the new owner", hide_input=True, confirmation_prompt=True,
+                                    type=Checked(check_password))
     try:
         tenant, user = create_tenant(slug, name, admin_email=admin_email, admin_password=password)
     except DomainError as exc:

@@ -4,17 +4,22 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
+from app.core.fieldadapters import form_check
+from app.core.fields import check_locale, check_tenant_name, check_time_zone
 from app.core.i18n import LOCALES
 
 
 class GeneralSettingsForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
+    # One check per field (app.core.fields), the same the service and `flask tenants create` run.
+    name = StringField(_l("Name"), validators=[DataRequired(), form_check(check_tenant_name)],
+                       render_kw={"maxlength": 120})
+    timezone = SelectField(_l("Time zone"), validators=[DataRequired(), form_check(check_time_zone)],
+                           validate_choice=False)
     default_locale = SelectField(_l("Default language"),
                                  choices=[SelectChoice(code, label) for code, label in LOCALES.items()],
-                                 validators=[DataRequired()])
+                                 validators=[DataRequired(), form_check(check_locale)], validate_choice=False)
 
     def __init__(self, *args, timezones: list[str], **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,43 +2,46 @@
 
 from __future__ import annotations
 
-import re
-import zoneinfo
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app import audit
-from app.auth.services import normalise_email
-from app.core.i18n import LOCALES
+from app.core.fieldadapters import validated
+from app.core.fields import (
+    check_display_name,
+    check_email,
+    check_locale,
+    check_password,
+    check_slug,
+    check_tenant_name,
+    check_time_zone,
+    time_zones,
+)
 from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-MIN_PASSWORD_LENGTH = 12
-
 
 def valid_timezones() -> list[str]:
     """IANA zones offered in settings, sorted."""
-    return sorted(zoneinfo.available_timezones())
+    return time_zones()
 
 
 def validate_password(password: str) -> None:
-    """Length is the rule (NIST 800-63B): at least 12 characters, at most 1024."""
-    if not (MIN_PASSWORD_LENGTH <= len(password) <= 1024):
-        raise ValidationFailed(str(_l("A password needs at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)),
-                               field="password")
+    """Length is the rule (NIST 800-63B): 12 to 1024 characters, not only spaces (the one password check)."""
+    validated("password", check_password, password)
 
 
 def create_user(email: str, password: str, *, name: str = "", status: UserStatus = UserStatus.ACTIVE) -> User:
-    """A user with a profile; refuses an email already taken."""
-    email = normalise_email(email)
+    """A user with a profile; refuses an invalid email or one already taken."""
+    email = validated("email", check_email, email)
     validate_password(password)
+    name = (name or "").strip()
+    name = validated("name", check_display_name, name) if name else email.partition("@")[0]
     taken = db.session.scalar(select(User.id).where(User.email == email).execution_options(include_deleted=True))
     if taken is not None:
         raise Conflict(str(_l("A user with this email already exists.")), field="email")
-    user = User(email=email, name=name or email.partition("@")[0])
+    user = User(email=email, name=name)
     user.set_password(password)
     user.profile = Profile(status=status)
     db.session.add(user)
@@ -49,17 +52,15 @@ def create_user(email: str, password: str, *, name: str = "", status: UserStatus
 def create_tenant(slug: str, name: str, *, admin_email: str, admin_password: str | None,
                   actor_id: int | None = None) -> tuple[Tenant, User]:
     """Create a tenant and its owner; an existing user becomes owner without a new password."""
-    slug = slug.strip().lower()
-    if not SLUG_RE.match(slug):
-        raise ValidationFailed(str(_l("Use lower-case letters, digits and dashes (at most 63).")), field="slug")
+    slug = validated("slug", check_slug, slug)
+    admin_email = validated("email", check_email, admin_email)
     if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug).execution_options(include_deleted=True)):
         raise Conflict(str(_l("A tenant with this slug already exists.")), field="slug")
-    if not name.strip():
-        raise ValidationFailed(str(_l("The name is required.")), field="name")
-    tenant = Tenant(slug=slug, name=name.strip())
+    name = validated("name", check_tenant_name, name)
+    tenant = Tenant(slug=slug, name=name)
     db.session.add(tenant)
     db.session.flush()
-    user = db.session.scalar(select(User).where(User.email == normalise_email(admin_email)))
+    user = db.session.scalar(select(User).where(User.email == admin_email))
     if user is None:
         if not admin_password:
             raise ValidationFailed(str(_l("A new admin needs a password.")), field="password")
@@ -90,14 +91,11 @@ def add_member(tenant: Tenant, user: User, role: Role, *, actor_id: int | None =
 def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale: str,
                     actor_id: int, ip: str, user_agent: str, request_id: str) -> dict[str, list]:
     """Change name, time zone and default locale; returns what changed (old, new)."""
-    if not name.strip() or len(name.strip()) > 120:
-        raise ValidationFailed(str(_l("The name is required (at most 120 characters).")), field="name")
-    if timezone not in zoneinfo.available_timezones():
-        raise ValidationFailed(str(_l("Choose a time zone from the list.")), field="timezone")
-    if default_locale not in LOCALES:
-        raise ValidationFailed(str(_l("Choose a language from the list.")), field="default_locale")
+    name = validated("name", check_tenant_name, name)
+    timezone = validated("timezone", check_time_zone, timezone)
+    default_locale = validated("default_locale", check_locale, default_locale)
     changes = {}
-    for attr, value in (("name", name.strip()), ("timezone", timezone), ("default_locale", default_locale)):
+    for attr, value in (("name", name), ("timezone", timezone), ("default_locale", default_locale)):
         if getattr(tenant, attr) != value:
             changes[attr] = [getattr(tenant, attr), value]
             setattr(tenant, attr, value)

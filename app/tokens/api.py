@@ -12,13 +12,15 @@ from sqlalchemy import Row
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
 from app.core import tokencodec
 from app.core.actor import Actor
+from app.core.fieldadapters import api_field
+from app.core.fields import MAX_CIDRS, check_cidrs, name_pattern
 from app.core.crypto import crypto
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.extensions import db
 from app.tokens import services
 from app.tokens.auth import api_auth
-from app.tokens.models import ApiToken, Scope, token_status
+from app.tokens.models import NAME_MAX, STATUSES, ApiToken, Scope, check_token_name, check_token_status, token_status
 
 bp = Blueprint("tokens_api", __name__, url_prefix="/api/v1")
 TAG = "tokens"
@@ -59,8 +61,15 @@ class IssuedOut(BaseModel):
     secret: str = Field(description="The token itself. Shown this once; only a digest is stored.")
 
 
+# The fields' own checks (app.core.fields), the same the pages and the commands run.
+TokenStatus = api_field(check_token_status, enum=list(STATUSES))
+TokenName = api_field(check_token_name, pattern=name_pattern(NAME_MAX))  # 1 to 100 characters, trimmed
+IpRules = api_field(check_cidrs, list[str], maxItems=MAX_CIDRS)
+
+
 class TokenQuery(PageQuery):
-    status: str | None = Field(None, pattern="^(active|expired|revoked|rotated)$")
+    status: TokenStatus | None = Field(None, description="`rotated`: replaced, in its grace period; "
+                                                         "`retired`: replaced, grace over")
     scope: str | None = Field(None, pattern="^(read|write|admin)$")
     owner_id: int | None = Field(None, ge=1, le=2**31 - 1)
     q: str | None = Field(None, max_length=100)
@@ -68,14 +77,14 @@ class TokenQuery(PageQuery):
 
 
 class CreateToken(StrictModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: TokenName
     # JSON has no enums: the value arrives as text, which a strict enum field would refuse.
     scope: Scope = Field(strict=False)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
     no_expiry: bool = False
     rate_limit: int | None = Field(None, ge=1, le=100_000)
-    ip_allow: list[str] = Field(default_factory=list, max_length=50)
-    ip_deny: list[str] = Field(default_factory=list, max_length=50)
+    ip_allow: IpRules = Field(default_factory=list, description="Addresses or CIDR ranges; empty: anywhere")
+    ip_deny: IpRules = Field(default_factory=list, description="Addresses or CIDR ranges never allowed")
     device_binding: bool = False
 
 

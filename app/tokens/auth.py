@@ -18,6 +18,7 @@ from sqlalchemy.exc import NoResultFound
 from app.api import check_body
 from app.core import tokencodec
 from app.core.crypto import crypto
+from app.core.fields import normalise_network
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
@@ -103,6 +104,13 @@ def _refuse(error: DomainError, token: Row | None = None) -> DomainError:
     return error
 
 
+@lru_cache(maxsize=4096)
+def _network(cidr: str):
+    """A stored IP rule as a network, parsed once per process. IPv4-mapped ones (`::ffff:10.0.0.0/104`, stored
+    before the IP rules check normalised them) become their IPv4 network, as the request's address does."""
+    return normalise_network(ipaddress.ip_network(cidr, strict=False))
+
+
 def _ip_allowed(token: Row, ip: str) -> bool:
     if not token.ip_allow and not token.ip_deny:
         return True
@@ -112,9 +120,9 @@ def _ip_allowed(token: Row, ip: str) -> bool:
         return False
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # an IPv4 client seen through a dual-stack socket or proxy
-    if any(address in ipaddress.ip_network(cidr) for cidr in token.ip_deny):
+    if any(address in _network(cidr) for cidr in token.ip_deny):
         return False  # deny wins
-    return not token.ip_allow or any(address in ipaddress.ip_network(cidr) for cidr in token.ip_allow)
+    return not token.ip_allow or any(address in _network(cidr) for cidr in token.ip_allow)
 
 
 def _bind_device(token: Row, device_id: str) -> bool:

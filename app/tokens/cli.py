@@ -10,11 +10,12 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth.services import normalise_email
+from app.core.fieldadapters import Checked
 from app.core.models import Tenant, User
 from app.errors import DomainError
 from app.extensions import db
 from app.tokens import services
-from app.tokens.models import ApiToken, Scope
+from app.tokens.models import ApiToken, Scope, check_token_name, check_token_status
 from jobs.tokens import revoke_expired_tokens
 
 tokens_cli = AppGroup("tokens", help="API tokens.")
@@ -59,7 +60,8 @@ def _tenant(slug: str) -> Tenant:
 @click.option("--tenant", "slug", required=True, help="The tenant's slug.")
 @click.option("--scope", type=click.Choice([s.value for s in Scope]), required=True,
               help="read, write or admin (never more than the owner may use).")
-@click.option("--name", default="cli", show_default=True, help="A label for the token.")
+@click.option("--name", default="cli", show_default=True, type=Checked(check_token_name, "NAME"),
+              help="A label for the token.")
 @click.option("--expires-in", "expires_in", type=ExpiresIn(), default=None,
               help="Lifetime like 30d, or 'never' where the tenant's policy allows it. "
                    "Default: the tenant's default lifetime.")
@@ -96,8 +98,8 @@ def revoke(token_id: int, reason: str) -> None:
 
 @tokens_cli.command("list")
 @click.option("--tenant", "slug", default=None, help="Only this tenant's tokens.")
-@click.option("--status", type=click.Choice([*services.STATUSES, "retired"]), default=None,
-              help="Only tokens with this status.")
+@click.option("--status", type=Checked(check_token_status, "STATUS"), default=None,
+              help="Only tokens with this status (the API's and the pages' filter: the same check).")
 def list_cmd(slug: str | None, status: str | None) -> None:
     """Every token (of every tenant, or of --tenant), newest first: id, tenant, owner, name, scope, status,
     hint, expiry. Never the secret."""

@@ -1,7 +1,8 @@
 """Token forms: create a token, edit its limits, the tenant's token policy.
 
 The services check every value (ranges, CIDRs, the owner's highest scope, the tenant's policy) with
-messages that say what is wrong; these forms only parse the input and offer the valid choices.
+messages that say what is wrong; these forms parse the input, offer the valid choices, and run the fields'
+own checks (the name, the IP rules: app.core.fields), the same the API and the commands run.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 
-from app.tokens.models import Scope
+from app.core.fieldadapters import form_check
+from app.core.fields import check_cidrs
+from app.tokens.models import Scope, check_token_name
 
 SCOPE_LABELS = {
     Scope.READ: _l("read: look, change nothing"),
@@ -31,9 +34,9 @@ class LimitsFields:
 
     rate_limit = IntegerField(_l("Rate limit (requests per minute)"), validators=[Optional()],
                               render_kw=_number(min=1, max=100_000))
-    ip_allow = TextAreaField(_l("Allowed from"), validators=[Optional(), Length(max=5000)],
+    ip_allow = TextAreaField(_l("Allowed from"), validators=[Optional(), form_check(check_cidrs)],
                              render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"})
-    ip_deny = TextAreaField(_l("Never from"), validators=[Optional(), Length(max=5000)],
+    ip_deny = TextAreaField(_l("Never from"), validators=[Optional(), form_check(check_cidrs)],
                             render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"})
     device_binding = BooleanField(_l("Bind to the first client that uses it"))
 
@@ -41,7 +44,7 @@ class LimitsFields:
 class CreateTokenForm(LimitsFields, FlaskForm):
     """A new token for the signed-in user, with a scope up to their own highest one."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+    name = StringField(_l("Name"), validators=[DataRequired(), form_check(check_token_name)],
                        render_kw={"maxlength": 100, "autocomplete": "off"})
     scope = SelectField(_l("Scope"), validators=[DataRequired()], validate_choice=False)
     expires_in_days = IntegerField(_l("Expires in (days)"), validators=[Optional()], render_kw=_number(min=1))

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.crypto import EncryptedText
+from app.core.fields import check_name, one_of
 from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, utcnow
 from app.core.models import Tenant, User, _enum
 from app.extensions import db
@@ -95,6 +96,18 @@ def token_status(token, now: datetime | None = None) -> str:
     if token.successor_id is not None:
         return "rotated" if token.grace_until and token.grace_until > now else "retired"
     return "active"
+
+
+#: every value token_status() returns: replaced tokens are `rotated` while their grace lasts, `retired` after
+STATUSES = ("active", "rotated", "retired", "expired", "revoked")
+#: the one check of a status filter: the pages, the API's `?status=`, `flask tokens list --status`
+check_token_status = one_of(STATUSES)
+NAME_MAX = 100
+
+
+def check_token_name(value) -> str:
+    """A token's label: trimmed, 1 to 100 characters, no control characters."""
+    return check_name(value, NAME_MAX)
 
 
 class TokenUsageLog(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):

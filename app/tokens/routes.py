@@ -18,6 +18,7 @@ from jinja2_fragments.flask import render_block
 
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
 from app.core.actor import Actor
+from app.core.fields import valid_or_none
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
 from app.core.mixins import utcnow
 from app.errors import DomainError, ValidationFailed
@@ -26,7 +27,7 @@ from app.permissions import services as permission_services
 from app.permissions.gate import can, require
 from app.tokens import bp, services, usage
 from app.tokens.forms import CreateTokenForm, LimitsForm
-from app.tokens.models import ApiToken, Scope
+from app.tokens.models import ApiToken, Scope, check_token_status
 
 log = logging.getLogger(__name__)
 TEMPLATE = "tokens/page.html"
@@ -57,7 +58,7 @@ def _filters(source) -> dict:
     status, scope, expiring = source.get("status"), source.get("scope"), _id(source.get("expiring"))
     return {
         "q": _text(source.get("q")) or None,
-        "status": status if status in services.STATUSES else None,
+        "status": valid_or_none(check_token_status, status),  # the API's and the command's check
         "scope": scope if scope in {s.value for s in Scope} else None,
         "owner": _id(source.get("owner")),
         "expiring": expiring if expiring in EXPIRING_CHOICES else None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,17 +12,20 @@ from app import audit
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
+from app.core.fieldadapters import validated
+from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of a token's IP rules
+from app.core.fields import check_cidrs
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions.resolver import load_policy
 from app.permissions.services import Page
-from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
+from app.tokens.models import NAME_MAX as NAME_MAX  # re-exported, as is every token status (the filters')
+from app.tokens.models import STATUSES as STATUSES
+from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog, check_token_name
 
 TOKEN_KIND = "p"  # noqa: S105 (the token kind letter, not a secret)
-NAME_MAX = 100
-MAX_CIDRS = 50
 
 
 @dataclass(frozen=True)
@@ -77,24 +79,8 @@ def highest_scope(user: User, tenant: Tenant) -> Scope | None:
 
 
 def parse_cidrs(values: list[str] | str | None, field: str) -> list[str]:
-    """Normalised CIDRs (IPv4 and IPv6) from a list or a comma/newline separated text."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [v for v in values.replace(",", "\n").splitlines()]
-    cidrs = []
-    for raw in values:
-        raw = raw.strip()
-        if not raw:
-            continue
-        try:
-            cidrs.append(str(ipaddress.ip_network(raw, strict=False)))
-        except ValueError as exc:
-            raise ValidationFailed(str(_l("%(value)s is not an IP address or CIDR range.", value=raw[:60])),
-                                   field=field) from exc
-    if len(cidrs) > MAX_CIDRS:
-        raise ValidationFailed(str(_l("At most %(n)d ranges.", n=MAX_CIDRS)), field=field)
-    return sorted(set(cidrs))
+    """Normalised CIDRs (IPv4 and IPv6) from a list or a text: the one IP rules check (app.core.fields)."""
+    return validated(field, check_cidrs, values)
 
 
 def _expiry(tenant_id: int, expires_in_days: int | None, no_expiry: bool, now: datetime) -> datetime | None:
@@ -125,9 +111,7 @@ def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str,
                  ip_allow: list[str] | str | None = None, ip_deny: list[str] | str | None = None,
                  device_binding: bool = False) -> IssuedToken:
     """Issue a token for `owner` in `tenant`; never with a scope the owner may not use."""
-    name = (name or "").strip()
-    if not 1 <= len(name) <= NAME_MAX:
-        raise ValidationFailed(str(_l("Give the token a name (at most 100 characters).")), field="name")
+    name = validated("name", check_token_name, name)
     try:
         wanted = Scope(scope)
     except ValueError as exc:
@@ -242,9 +226,6 @@ def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_a
     return token
 
 
-STATUSES = ("active", "expired", "revoked", "rotated")
-
-
 def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | None = None,
                 scope: str | None = None, search: str | None = None, expiring_within_days: int | None = None,
                 page: int = 1, per_page: int = 25) -> Page:
@@ -258,8 +239,11 @@ def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | No
     live = (ApiToken.revoked_at.is_(None), or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
     if status == "active":
         query = query.where(*live, ApiToken.successor_id.is_(None))
-    elif status == "rotated":
-        query = query.where(*live, ApiToken.successor_id.is_not(None))
+    elif status == "rotated":  # replaced, its grace period still running (as token_status() says)
+        query = query.where(*live, ApiToken.successor_id.is_not(None), ApiToken.grace_until > now)
+    elif status == "retired":  # replaced, its grace period over
+        query = query.where(*live, ApiToken.successor_id.is_not(None),
+                            or_(ApiToken.grace_until.is_(None), ApiToken.grace_until <= now))
     elif status == "revoked":
         query = query.where(ApiToken.revoked_at.is_not(None))
     elif status == "expired":

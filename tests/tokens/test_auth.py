@@ -238,7 +238,7 @@ def test_device_binding_first_client_wins(api, issue):
 @pytest.mark.parametrize("first_call", [
     ("get", "/api/v1/tokens/999999", None),                          # the view answers 404
     ("post", "/api/v1/tokens", {"name": "x", "scope": "read", "expires_in_days": 9999}),  # 422 from the schema
-    ("post", "/api/v1/tokens", {"name": "x", "scope": "read", "ip_allow": ["bad"]}),      # 422 from the service
+    ("post", "/api/v1/tokens", {"name": "x", "scope": "read", "ip_allow": ["bad"]}),      # 422 from the field check
 ])
 def test_the_first_binding_and_last_use_survive_a_refusal_by_the_view(api, issue, first_call):
     issued = issue(device_binding=True)

@@ -235,6 +235,7 @@ def test_list_tokens_status_filters(zoo):
     t = {k: v.id for k, v in tokens.items()}
     assert ids("active") == {t["active"], t["expiring"], t["successor"], t["retired_successor"], t["member"]}
     assert t["rotated"] in ids("rotated") and not ids("rotated") & ids("active")
+    assert ids("rotated") == {t["rotated"]} and ids("retired") == {t["retired"]}  # as token_status() says
     assert ids("revoked") == {t["revoked"]}
     assert ids("expired") == {t["expired"]}
     assert len(ids(None)) == len(tokens) == services.list_tokens(tenant).total
