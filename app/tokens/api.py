@@ -12,9 +12,9 @@ from sqlalchemy import Row
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
 from app.core import tokencodec
 from app.core.actor import Actor
+from app.core.crypto import crypto
 from app.core.fieldadapters import api_field
 from app.core.fields import MAX_CIDRS, check_cidrs, name_pattern
-from app.core.crypto import crypto
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.extensions import db
