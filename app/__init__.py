@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.config import Config, as_dict, ensure_keys
+from app.config import Config, as_dict, check_shared_state, ensure_keys
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ def register_config(app: Flask, overrides) -> None:
     if not settings.get("SQLALCHEMY_DATABASE_URI"):
         settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'hubx.db'}"
     fallbacks = ensure_keys(settings, app.instance_path)
+    check_shared_state(settings)
     app.config.update(settings)
     app.config["WTF_CSRF_HEADERS"] = ["X-CSRFToken"]
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session does

@@ -139,6 +139,15 @@ def ensure_keys(settings: dict, instance_path: str) -> list[str]:
     return missing
 
 
+def check_shared_state(settings: dict) -> None:
+    """Production runs several processes (gunicorn workers, machines): state they must share, rate-limit
+    counters first of all, needs Redis. Without it each worker would count on its own, and a limit of 5 per
+    minute would let 5 through per worker. So production refuses to start without REDIS_URL."""
+    if settings.get("HUBX_ENV") == "production" and not settings.get("REDIS_URL"):
+        raise ConfigError("production needs REDIS_URL: rate limits must hold across every worker and machine "
+                          "(README, 'Configuration')")
+
+
 def _same_key(value, dev_value) -> bool:
     if isinstance(value, list):
         return bool(set(value) & set(dev_value or []))

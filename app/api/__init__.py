@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import get_args
 
 import spectree.plugins.flask_plugin
 from flask import Blueprint, Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.fields import FieldInfo
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
@@ -22,9 +24,23 @@ PREFIX = "/api/v1"
 
 
 class StrictModel(BaseModel):
-    """Request models refuse unknown fields and coerce nothing."""
+    """Request models refuse unknown fields and coerce nothing, with one exception JSON itself asks for: it has
+    one number type, and JSON Schema counts `3.0` as the integer 3, so an integral number is taken for an
+    integer field (`3.5` is still refused, and so is `"3"`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json_integers(cls, value, info: ValidationInfo):
+        if isinstance(value, float) and value.is_integer() and _takes_int(cls.model_fields[info.field_name]):
+            return int(value)
+        return value
+
+
+def _takes_int(field: FieldInfo) -> bool:
+    annotation = field.annotation
+    return annotation is int or int in get_args(annotation)
 
 
 class Problem(BaseModel):
@@ -75,6 +91,25 @@ def _validation_hook(req, resp, req_validation_error, instance, model_adapter=No
         raise RequestInvalid(errors[0]["msg"] if errors else None, errors=errors)
 
 
+#: functions that complete the document's schemas with what is known only once every domain is loaded
+#: (a catalogue's names as an enum, say); each takes `components.schemas` and edits it in place
+_DOCUMENT_HOOKS: list = []
+
+
+def document_hook(hook):
+    """Register `hook(schemas)`, run on the OpenAPI document's component schemas when it is generated."""
+    if hook not in _DOCUMENT_HOOKS:
+        _DOCUMENT_HOOKS.append(hook)
+    return hook
+
+
+def schema_property(schemas: dict, model: str, name: str) -> dict:
+    """The (string branch of the) schema of property `name` of the component named after pydantic `model`."""
+    found = next(schema for key, schema in schemas.items() if key.split(".")[0] == model)
+    prop = found["properties"][name]
+    return next((branch for branch in prop.get("anyOf", []) if branch.get("type") == "string"), prop)
+
+
 class ApiSpec(SpecTree):
     """spectree, with every error documented as what the API sends: an RFC 9457 problem document under
     `application/problem+json` (spectree documents every response as `application/json`, and its own
@@ -83,8 +118,14 @@ class ApiSpec(SpecTree):
     def _generate_spec(self) -> dict:
         document = super()._generate_spec()
         problem = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{self.naming_strategy(Problem)}"}}}
+        schemas = document.get("components", {}).get("schemas", {})
         for operations in document["paths"].values():
             for method, operation in operations.items():
+                body = operation.get("requestBody")
+                if body is not None:
+                    # A body whose every field has a default may be left out: the API takes no body as `{}`.
+                    ref = body["content"]["application/json"]["schema"].get("$ref", "")
+                    body["required"] = bool(schemas.get(ref.rsplit("/", 1)[-1], {}).get("required"))
                 responses = operation.setdefault("responses", {})
                 for status, response in responses.items():
                     if int(status) >= 400 and "content" in response:
@@ -94,6 +135,8 @@ class ApiSpec(SpecTree):
                                                  "content": problem})
                     responses.setdefault("415", {"description": "Unsupported Media Type: send application/json",
                                                  "content": problem})
+        for hook in _DOCUMENT_HOOKS:
+            hook(schemas)
         return document
 
 

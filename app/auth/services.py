@@ -56,11 +56,6 @@ def authenticate(email: str, password: str, *, ip: str, user_agent: str, request
     if profile.is_locked():
         return _failed(user, FailureReason.LOCKED, email, ip, user_agent, request_id)
     if not password_ok:
-        # Atomic increment: parallel failures are all counted.
-        db.session.execute(
-            update(Profile).where(Profile.user_id == user.id)
-            .values(failed_login_count=Profile.failed_login_count + 1)
-        )
         return _failed(user, FailureReason.BAD_PASSWORD, email, ip, user_agent, request_id)
     profile.failed_login_count = 0
     profile.last_login_at = utcnow()
@@ -69,7 +64,18 @@ def authenticate(email: str, password: str, *, ip: str, user_agent: str, request
     return SignInResult(user)
 
 
+def _count_failure(email: str) -> None:
+    # Every failure runs this same statement, keyed by the address typed: it counts against an account when
+    # there is one and matches no row when there is none, so an unknown email and a wrong password cost the same
+    # round trips (their timing must not tell which addresses exist). Atomic: parallel failures all count.
+    account = select(User.id).where(User.email == email).scalar_subquery()
+    db.session.execute(update(Profile).where(Profile.user_id == account)
+                       .values(failed_login_count=Profile.failed_login_count + 1)
+                       .execution_options(synchronize_session=False))
+
+
 def _failed(user, reason, email, ip, user_agent, request_id) -> SignInResult:
+    _count_failure(email)
     details = {"reason": str(reason)}
     if user is None:
         # The typed email helps spot credential stuffing; only its domain is kept.

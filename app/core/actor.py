@@ -9,12 +9,15 @@ from app.core.models import User
 
 @dataclass(frozen=True)
 class Actor:
-    """The user behind a change and the request's IP, user agent and id (for the audit trail)."""
+    """The user behind a change, the request's IP, user agent and id (for the audit trail), and the scope of
+    the bearer token the user acts through (None for a signed-in person): a token's scope caps what it may
+    create or rotate, whatever its owner may do."""
 
     user: User
     ip: str = ""
     user_agent: str = ""
     request_id: str = ""
+    scope: str | None = None
 
     def meta(self) -> dict:
         """Keyword arguments for `audit.record`."""

@@ -68,6 +68,11 @@ def _set_headers(response):
         headers.extend((*_API_FIXED, ("Strict-Transport-Security", hsts), ("X-Request-ID", request_id())))
         if g.get("no_store"):
             headers["Cache-Control"] = "no-store"
+        if request.method == "OPTIONS":
+            # Flask's automatic answer is an empty text/html body: say "no content", and that it is not cached
+            response.status_code = 204
+            response.headers.pop("Content-Type", None)
+            headers["Cache-Control"] = "no-store"
         return response
     headers["Content-Security-Policy"] = _page_csp()
     headers["Strict-Transport-Security"] = hsts

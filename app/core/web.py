@@ -4,6 +4,7 @@ session timeouts and template globals."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, abort, current_app, g, request, session
 from flask_babel import format_datetime
@@ -135,7 +136,29 @@ def request_meta() -> dict[str, str]:
 
 
 def safe_next(target: str | None) -> str | None:
-    """`target` if it is a path on this site, else None (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """`target` when it is a path of this application, else None (the caller goes to its default page).
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so `/\t/evil.example` and
+    `/\\evil.example` lead elsewhere; percent-encoding may hide either. The value is therefore checked as it is
+    and after decoding (until decoding changes nothing): no control character, no backslash, no scheme, no host,
+    one leading slash."""
+    if not target or len(target) > 2048:
         return None
-    return target
+    seen, decoded = target, None
+    for _ in range(4):  # /%252F... decodes in steps; four is past anything a browser would undo
+        if not _is_local_path(seen):
+            return None
+        decoded = unquote(seen)
+        if decoded == seen:
+            return target
+        seen = decoded
+    return None
+
+
+def _is_local_path(value: str) -> bool:
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or "\\" in value:
+        return False
+    if not value.startswith("/") or value.startswith("//"):
+        return False
+    parts = urlsplit(value)
+    return not parts.scheme and not parts.netloc

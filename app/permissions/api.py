@@ -8,14 +8,13 @@ from flask import Blueprint, g
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
+from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, document_hook, page_body, schema_property, spec
 from app.core.actor import Actor
 from app.core.fieldadapters import api_field
 from app.core.fields import check_expiry, check_reason, reason_pattern
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
-from app.errors import NotFound
-from app.permissions import services
+from app.permissions import catalogue, services
 from app.permissions.models import PermissionRule
 from app.tokens.auth import api_auth
 from app.tokens.models import Scope
@@ -62,7 +61,8 @@ class CreateRule(StrictModel):
     user_id: int = Field(ge=1, le=2**31 - 1)
     effect: str = Field(pattern="^(allow|deny)$")
     target: str = Field(min_length=3, max_length=65, description="`module.action` or `module.*`")
-    resource: str | None = Field(None, max_length=100, description="`type:id`, e.g. `user:42`")
+    resource: str | None = Field(None, min_length=1, max_length=100,
+                                 description="`type:id`, e.g. `user:42`; null (or left out) for every resource")
     expires_at: Expiry | None = Field(None, strict=False, description="ISO 8601 with a time zone, in the future "
                                                                        "(years 2000 to 2999)")
     reason: Reason
@@ -72,7 +72,7 @@ class CreateRule(StrictModel):
 class CheckIn(StrictModel):
     user_id: int = Field(ge=1, le=2**31 - 1)
     action: str = Field(min_length=3, max_length=65)
-    resource: str | None = Field(None, max_length=100)
+    resource: str | None = Field(None, min_length=1, max_length=100)
 
 
 class CheckOut(BaseModel):
@@ -80,6 +80,18 @@ class CheckOut(BaseModel):
     reason: str
     rule_id: int | None
     trace: list[str]
+
+
+@document_hook
+def _catalogue_in_document(schemas: dict) -> None:
+    """The catalogue and the resource types as the document's enum and pattern: what a client can read there is
+    what the API accepts (the catalogue is complete only once every domain has declared its actions)."""
+    actions = [action.key for action in catalogue.actions()]
+    schema_property(schemas, "CreateRule", "target")["enum"] = [f"{m}.*" for m in catalogue.modules()] + actions
+    schema_property(schemas, "CheckIn", "action")["enum"] = actions
+    resource = f"^({'|'.join(services.resource_types())}):[A-Za-z0-9_-]{{1,64}}$"
+    for model in ("CreateRule", "CheckIn"):
+        schema_property(schemas, model, "resource")["pattern"] = resource
 
 
 def rule_json(rule: PermissionRule) -> dict:
@@ -90,7 +102,8 @@ def rule_json(rule: PermissionRule) -> dict:
 
 
 def _actor() -> Actor:
-    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
+                 scope=g.bearer.credential.scope.value)
 
 
 @bp.get("/permissions/rules")
@@ -105,9 +118,12 @@ def list_rules(query: RuleQuery):
 
 @bp.post("/permissions/rules")
 @api_auth(Scope.ADMIN, "permissions.manage")
-@spec.validate(json=CreateRule, resp=Response(HTTP_201=RuleOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
+@spec.validate(json=CreateRule, resp=Response(HTTP_201=RuleOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS),
+               tags=[TAG])
 def create_rule(json: CreateRule):
-    """Add an allow or deny rule for a member."""
+    """Add an allow or deny rule for a member (404 for someone who is not a member). Under the privilege
+    ceiling: only on someone whose role ranks no higher than the caller's (403 `outranked`), and an allow only
+    for what the caller may do themselves (403 `beyond_your_rights`)."""
     rule = services.create_rule(_actor(), g.bearer.tenant, user_id=json.user_id, effect=json.effect, target=json.target,
                                 resource=json.resource, expires_at=json.expires_at, reason=json.reason,
                                 scope=json.scope)
@@ -118,7 +134,8 @@ def create_rule(json: CreateRule):
 @api_auth(Scope.ADMIN, "permissions.manage")
 @spec.validate(resp=Response(HTTP_204=None, HTTP_404=Problem, **ERRORS), tags=[TAG])
 def delete_rule(rule_id: int):
-    """Remove a rule (it stops applying on the next request everywhere)."""
+    """Remove a rule (it stops applying on the next request everywhere). Global rules are for platform operators
+    (404 to anyone else); removing a deny rule grants what it denied, so the same ceiling as adding applies."""
     services.delete_rule(_actor(), g.bearer.tenant, rule_id)
     return "", 204
 
@@ -129,10 +146,7 @@ def delete_rule(rule_id: int):
                tags=[TAG])
 def check(json: CheckIn):
     """Would this member be allowed this action (on this resource) here, and why?"""
-    members = {user.id: user for user, _m in services.members(g.bearer.tenant)}
-    user = members.get(json.user_id)
-    if user is None:
-        raise NotFound()
+    user = services.member(g.bearer.tenant, json.user_id)
     decision = services.explain(user, g.bearer.tenant, json.action, json.resource)
     return {"allowed": decision.allowed, "reason": decision.reason,
             "rule_id": decision.rule.id if decision.rule else None, "trace": list(decision.trace)}

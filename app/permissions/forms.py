@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.fieldadapters import form_check, validated
 from app.core.fields import check_local_datetime, check_reason
+from app.core.inputs import parse_id
 from app.permissions import catalogue
 from app.permissions.models import Effect
 
@@ -42,8 +43,7 @@ def action_choices() -> list[SelectChoice]:
 
 def _member_id(form, field) -> None:
     """A member is chosen by id: digits that fit the id column (membership itself is the service's check)."""
-    value = str(field.data or "")
-    if not value.isdigit() or int(value) > 2**31 - 1:
+    if parse_id(field.data) is None:
         raise ValidationError(_l("Choose a member of this tenant."))
 
 

@@ -16,9 +16,10 @@ from werkzeug.datastructures import MultiDict
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
 from app.core.actor import Actor
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
+from app.core.inputs import parse_id
 from app.core.mixins import utcnow
 from app.core.ui import DashboardCard, NavItem, register_card, register_nav
-from app.errors import NotFound, ValidationFailed
+from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions import bp, catalogue, services
 from app.permissions.forms import CheckForm, RuleForm
@@ -27,7 +28,6 @@ from app.permissions.models import Effect
 
 TEMPLATE = "permissions/page.html"
 PER_PAGE = 25
-MAX_ID = 2**31 - 1  # ids are 32-bit integers; anything larger names nothing
 # htmx's HX-Target (the element it swaps into) -> the block of the page that fills it
 BLOCKS = {"perm-members-list": "members", "perm-rules-list": "rules"}
 
@@ -40,13 +40,8 @@ register_card(DashboardCard("permissions", "permissions/_card.html", 30,
 # ---------------------------------------------------------------- parsing (anything odd is ignored)
 
 
-def _id(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
 def _page_number(value) -> int:
-    return min(_id(value) or 1, 100_000)
+    return min(parse_id(value) or 1, 100_000)
 
 
 def _text(value) -> str:
@@ -57,7 +52,7 @@ def _rule_filters(source: MultiDict) -> dict:
     """The rules list's filters and page, from a query string."""
     effect, module = source.get("rules_effect"), source.get("rules_module")
     return {
-        "rules_user": _id(source.get("rules_user")),
+        "rules_user": parse_id(source.get("rules_user")),
         "rules_effect": effect if effect in {e.value for e in Effect} else None,
         "rules_module": module if module in catalogue.modules() else None,
         "rules_q": _text(source.get("rules_q")) or None,
@@ -113,8 +108,10 @@ def _rules_ctx(filters: dict, selected, notice: str | None = None) -> dict:
     args = {k: v for k, v in filters.items() if v and k != "rules_page"}
     if selected:
         args["user"] = selected[0].id
+    can_manage = can("permissions.manage")
+    removable = {rule.id for rule in page.items if can_manage and services.may_remove(_actor(), g.tenant, rule)}
     return {"rules": page, "rule_args": args, "notice": notice, "now": utcnow(), "selected": selected,
-            "can_manage": can("permissions.manage")}
+            "can_manage": can_manage, "removable": removable}
 
 
 def _rule_form(members, selected) -> RuleForm:
@@ -139,7 +136,7 @@ def _actor() -> Actor:
     return Actor(user=current_user._get_current_object(), **core_web.request_meta())
 
 
-def _field_error(form, exc: ValidationFailed) -> None:
+def _field_error(form, exc: DomainError) -> None:
     field = getattr(form, exc.field or "", None)
     if exc.field == "scope" and not current_user.is_operator:
         field = None  # the scope field is not shown to them: say it above the form
@@ -155,7 +152,7 @@ def _field_error(form, exc: ValidationFailed) -> None:
 def page(slug: str):
     """Members, the chosen member's effective matrix, the rules, the forms to add a rule and to check."""
     members = services.members(g.tenant)
-    selected = _selected(members, _id(request.args.get("user")))
+    selected = _selected(members, parse_id(request.args.get("user")))
     block = BLOCKS.get(htmx_target())
     if block == "members":
         return render_page(TEMPLATE, block, **_members_ctx(members, request.args, selected))
@@ -174,6 +171,7 @@ def create_rule(slug: str):
     """Add a rule; htmx gets the form back (fresh, or with its errors), the rules list and the matrix."""
     members = services.members(g.tenant)
     form = RuleForm(members=members)
+    status = 422
     if form.validate():
         try:
             rule = services.create_rule(
@@ -182,9 +180,10 @@ def create_rule(slug: str):
                 expires_at=form.expires_at_utc(g.tenant.timezone), reason=form.reason.data,
                 scope=form.scope.data or "tenant",
             )
-        except ValidationFailed as exc:
+        except DomainError as exc:  # every refusal (the ceiling's included) is said on the form
             db.session.rollback()
             _field_error(form, exc)
+            status = exc.status
         else:
             effect = _("Allow") if rule.effect == Effect.ALLOW else _("Deny")
             message = _("Rule #%(id)d added: %(effect)s %(target)s for %(email)s.", id=rule.id,
@@ -204,8 +203,8 @@ def create_rule(slug: str):
             return html
     selected = _selected_or_none(members, request.args.get("user"))
     if is_htmx():
-        return render_block(TEMPLATE, "rule_form", rule_form=form, selected=selected), 422
-    return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form)), 422
+        return render_block(TEMPLATE, "rule_form", rule_form=form, selected=selected), status
+    return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form)), status
 
 
 @bp.post("/t/<slug>/permissions/rules/<id:rule_id>/delete")
@@ -229,7 +228,7 @@ def delete_rule(slug: str, rule_id: int):
 def _selected_or_none(members, value):
     # After a change the matrix on screen is refreshed; a member who left meanwhile is simply not shown.
     try:
-        return _selected(members, _id(value))
+        return _selected(members, parse_id(value))
     except NotFound:
         return None
 

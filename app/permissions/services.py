@@ -19,6 +19,7 @@ from app.core.models import Membership, Tenant, User
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions import catalogue
+from app.permissions.ceiling import actions_of, check_may_act_on, check_may_grant
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.policy import Decision
 from app.permissions.resolver import bump_policy_version, load_policy
@@ -43,6 +44,11 @@ def _member_exists(tenant_id: int, user_id: str) -> bool:
 declare_resource("user", _member_exists)
 
 
+def resource_types() -> list[str]:
+    """The resource types a rule may name."""
+    return sorted(_RESOURCE_TYPES)
+
+
 def parse_resource(text: str | None) -> tuple[str | None, str | None]:
     """`type:id` -> (type, id); empty -> (None, None); anything else is refused."""
     if not text:
@@ -56,14 +62,19 @@ def parse_resource(text: str | None) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
-def _member(tenant: Tenant, user_id: int) -> User:
+def member(tenant: Tenant, user_id: int) -> User:
+    """A member of the tenant by user id; 404 (`NotAMember`) otherwise."""
     user = db.session.scalar(
         select(User).join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant.id, User.id == user_id).execution_options(all_tenants=True)
     )
     if user is None:
-        raise ValidationFailed(str(_l("Choose a member of this tenant.")), field="user_id")
+        raise NotAMember(str(_l("Choose a member of this tenant.")), field="user_id")
     return user
+
+
+class NotAMember(NotFound):
+    """The user named is not a member of the tenant (404: the same answer whether the user exists or not)."""
 
 
 def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, target: str,
@@ -76,7 +87,7 @@ def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, targ
 
     Global scope (every tenant) is for platform operators only.
     """
-    subject = _member(tenant, user_id)
+    subject = member(tenant, user_id)
     if effect not in {e.value for e in Effect}:
         raise ValidationFailed(str(_l("Choose allow or deny.")), field="effect")
     module, _, action = target.partition(".")
@@ -90,6 +101,11 @@ def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, targ
     expires_at = validated("expires_at", check_expiry, expires_at, optional=True)
     reason = validated("reason", check_reason, reason, optional=True) or ""
     resource_type, resource_id = parse_resource(resource)
+    # The ceiling: only on someone ranking no higher, and an allow only for what the actor has themselves.
+    check_may_act_on(actor, tenant.id, subject.id, field="user_id")
+    if effect == Effect.ALLOW.value:
+        check_may_grant(actor, tenant.id, actions_of(module, action),
+                        f"{resource_type}:{resource_id}" if resource_type else None, field="target")
     rule = PermissionRule(
         tenant_id=None if scope == "global" else tenant.id, user_id=subject.id, effect=Effect(effect),
         module=module, action=action, resource_type=resource_type, resource_id=resource_id,
@@ -119,10 +135,10 @@ def get_rule(tenant: Tenant, rule_id: int) -> PermissionRule:
 
 
 def delete_rule(actor: Actor, tenant: Tenant, rule_id: int) -> PermissionRule:
-    """Remove a rule (soft delete); global rules only by operators."""
+    """Remove a rule (soft delete); global rules only by operators (to anyone else they are not found: a 403
+    would tell that the id exists). Removing a deny rule grants what it denied, so it is under the ceiling too."""
     rule = get_rule(tenant, rule_id)
-    if rule.is_global and not actor.user.is_operator:
-        raise Forbidden(str(_l("Only platform operators may remove global rules.")))
+    _check_removal(actor, tenant, rule)
     rule.soft_delete()
     db.session.flush()
     bump_policy_version(rule.user_id)
@@ -130,6 +146,23 @@ def delete_rule(actor: Actor, tenant: Tenant, rule_id: int) -> PermissionRule:
                  details={"user_id": rule.user_id, "effect": rule.effect.value, "target": rule.target},
                  **actor.meta())
     return rule
+
+
+def _check_removal(actor: Actor, tenant: Tenant, rule: PermissionRule) -> None:
+    if rule.is_global and not actor.user.is_operator:
+        raise NotFound()
+    check_may_act_on(actor, tenant.id, rule.user_id)
+    if rule.effect == Effect.DENY:
+        check_may_grant(actor, tenant.id, actions_of(rule.module, rule.action), rule.resource)
+
+
+def may_remove(actor: Actor, tenant: Tenant, rule: PermissionRule) -> bool:
+    """True when `actor` may remove `rule` (so pages offer only what the service will do)."""
+    try:
+        _check_removal(actor, tenant, rule)
+    except (NotFound, Forbidden):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

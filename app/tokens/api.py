@@ -10,15 +10,12 @@ from spectree import Response
 from sqlalchemy import Row
 
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
-from app.core import tokencodec
 from app.core.actor import Actor
-from app.core.crypto import crypto
 from app.core.fieldadapters import api_field
 from app.core.fields import MAX_CIDRS, check_cidrs, name_pattern
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
-from app.extensions import db
-from app.tokens import services
+from app.tokens import auth, services
 from app.tokens.auth import api_auth
 from app.tokens.models import NAME_MAX, STATUSES, ApiToken, Scope, check_token_name, check_token_status, token_status
 
@@ -92,6 +89,10 @@ class RevokeToken(StrictModel):
     reason: str = Field("", max_length=500)
 
 
+class NoBody(StrictModel):
+    """No fields: the body may be left out or be `{}`; anything else is refused (422)."""
+
+
 class Introspect(StrictModel):
     token: str = Field(min_length=1, max_length=200)
 
@@ -139,7 +140,8 @@ def token_json(token: ApiToken | Row, owner_email: str | None = None) -> dict:
 
 
 def _actor() -> Actor:
-    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id())
+    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
+                 scope=g.bearer.credential.scope.value)
 
 
 def _manages() -> bool:
@@ -182,7 +184,8 @@ def list_tokens(query: TokenQuery):
 
 @bp.post("/tokens")
 @api_auth(Scope.WRITE, "tokens.create")
-@spec.validate(json=CreateToken, resp=Response(HTTP_201=IssuedOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
+@spec.validate(json=CreateToken, resp=Response(HTTP_201=IssuedOut, HTTP_409=Problem, HTTP_422=Problem, **ERRORS),
+               tags=[TAG])
 def create_token(json: CreateToken):
     """Create a token for the caller; the secret is in this response only."""
     g.no_store = True  # the secret must not stay in any cache
@@ -207,16 +210,19 @@ def show_token(token_id: int):
 @spec.validate(json=RevokeToken, resp=Response(HTTP_200=TokenOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS),
                tags=[TAG])
 def revoke_token(token_id: int, json: RevokeToken):
-    """Revoke a token now (idempotent)."""
+    """Revoke a token now, with every other token of its rotation chain (idempotent). Tokens of someone whose
+    role ranks above the caller's are refused (403 `outranked`)."""
     token = services.revoke_token(_actor(), _visible_token(token_id), reason=json.reason or "manual")
     return token_json(token)
 
 
 @bp.post("/tokens/<id:token_id>/rotate")
 @api_auth(Scope.WRITE, "tokens.revoke")
-@spec.validate(resp=Response(HTTP_201=IssuedOut, HTTP_404=Problem, HTTP_422=Problem, **ERRORS), tags=[TAG])
-def rotate_token(token_id: int):
-    """Issue a successor; the old secret keeps working for the tenant's grace period."""
+@spec.validate(json=NoBody, resp=Response(HTTP_201=IssuedOut, HTTP_404=Problem, HTTP_409=Problem, HTTP_422=Problem,
+                                         **ERRORS), tags=[TAG])
+def rotate_token(token_id: int, json: NoBody):
+    """Issue a successor; the old secret keeps working for the tenant's grace period. Only the token's owner may
+    rotate it (others may revoke it), and only with a token whose scope covers the rotated token's."""
     g.no_store = True
     issued = services.rotate_token(_actor(), _visible_token(token_id))
     return {"token": token_json(issued.token), "secret": issued.secret}, 201
@@ -226,17 +232,16 @@ def rotate_token(token_id: int):
 @api_auth(Scope.READ, "tokens.manage")
 @spec.validate(json=Introspect, resp=Response(HTTP_200=IntrospectOut, HTTP_422=Problem, **ERRORS), tags=[TAG])
 def introspect(json: Introspect):
-    """RFC 7662 style: is this token active, and what may it do? Tokens of other tenants are inactive."""
-    if not tokencodec.well_formed(json.token, services.TOKEN_KIND):
+    """RFC 7662 style: is this token active, and what may it do? The same verdict as using it (a token of a
+    blocked, locked or removed owner is inactive); tokens of other tenants are inactive. `scope` is what a use
+    of it is granted now: its own scope, capped by what its owner may still use."""
+    found = auth.introspect(json.token, g.bearer.credential.tenant_id)
+    if found is None:
         return {"active": False}
-    token = db.session.scalar(db.select(ApiToken).where(ApiToken.digest == crypto().digest(json.token),
-                                                        ApiToken.tenant_id == g.bearer.credential.tenant_id))
-    if token is None or token.user is None or token.status() not in {"active", "rotated"}:  # user: not deleted
-        return {"active": False}
+    token, policy, scope = found
     return {
-        "active": True, "scope": token.scope.value,
+        "active": True, "scope": scope.value,
         "exp": int(token.expires_at.timestamp()) if token.expires_at else None,
-        "sub": str(token.user_id), "username": token.user.email, "tenant": g.bearer.policy.subject.tenant_slug,
+        "sub": str(token.user_id), "username": policy.subject.email, "tenant": policy.subject.tenant_slug,
         "token_id": token.id,
     }
-

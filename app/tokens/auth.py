@@ -208,6 +208,37 @@ def _reader(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+class RetiredSecretUsed(TokenRevoked):
+    """A rotated secret used after its grace period: treated as leaked."""
+
+
+def standing(token: Row, now: datetime) -> Policy:
+    """The owner's policy when `token` (a credential row) may be used now; raises the refusal otherwise.
+
+    Everything about the token and its owner that does not depend on the request (revocation, expiry, a retired
+    secret, the owner's and tenant's state, membership). Free of side effects, so introspection gives the same
+    verdict as a use of the token without acting on it."""
+    if token.revoked_at is not None:
+        raise _refuse(TokenRevoked(), token)
+    if token.expires_at is not None and token.expires_at <= now:
+        raise _refuse(TokenExpired(), token)
+    if token.successor_id is not None and (token.grace_until is None or token.grace_until <= now):
+        raise _refuse(RetiredSecretUsed(str(_l("A retired secret was used; every token of its chain is revoked."))),
+                      token)
+    try:
+        policy = load_policy(token.user_id, token.tenant_id, version=token.policy_version or 0)
+        owner = subject_of(policy)
+    except NoResultFound:  # the owner is deleted
+        raise _refuse(InvalidToken()) from None
+    if owner.tenant_slug is None:  # the tenant is deleted
+        raise _refuse(InvalidToken())
+    if policy.status != UserStatus.ACTIVE or owner.is_locked(now):
+        raise _refuse(OwnerInactive(), token)
+    if policy.role is None and not policy.is_operator:
+        raise _refuse(OwnerInactive(str(_l("The owner is no longer a member of the tenant."))), token)
+    return policy
+
+
 def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> Bearer:
     """Check a bearer secret; raises a DomainError (with `.token` when one was found) on refusal.
 
@@ -222,25 +253,11 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
     token = find_credential(secret)
     if token is None:
         raise _refuse(InvalidToken())
-    if token.revoked_at is not None:
-        raise _refuse(TokenRevoked(), token)
-    if token.expires_at is not None and token.expires_at <= now:
-        raise _refuse(TokenExpired(), token)
-    if token.successor_id is not None and (token.grace_until is None or token.grace_until <= now):
-        revoke_chain(token, reason="retired secret used after its grace period")
-        raise _refuse(TokenRevoked(str(_l("A retired secret was used; every token of its chain is revoked."))),
-                      token)
     try:
-        policy = load_policy(token.user_id, token.tenant_id, version=token.policy_version or 0)
-        owner = subject_of(policy)
-    except NoResultFound:  # the owner is deleted
-        raise _refuse(InvalidToken()) from None
-    if owner.tenant_slug is None:  # the tenant is deleted
-        raise _refuse(InvalidToken())
-    if policy.status != UserStatus.ACTIVE or owner.is_locked(now):
-        raise _refuse(OwnerInactive(), token)
-    if policy.role is None and not policy.is_operator:
-        raise _refuse(OwnerInactive(str(_l("The owner is no longer a member of the tenant."))), token)
+        policy = standing(token, now)
+    except RetiredSecretUsed:
+        revoke_chain(token, reason="retired secret used after its grace period")
+        raise
     if not _ip_allowed(token, ip):
         raise _refuse(IpDenied(), token)
     binds = token.device_binding and token.device_digest is None
@@ -253,6 +270,31 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
         raise _refuse(error, token)
     touched = _touch(token, now, ip)
     return Bearer(token, policy, wrote=binds or touched)
+
+
+def usable_scope(token: Row, policy: Policy) -> Scope | None:
+    """The highest scope a use of the token is granted: its own scope, capped by what its owner may use now."""
+    for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
+        if token.scope.covers(scope) and policy.allows(f"api.{scope.value}"):
+            return scope
+    return None
+
+
+def introspect(secret: str, tenant_id: int, *, now: datetime | None = None) -> tuple[Row, Policy, Scope] | None:
+    """RFC 7662's question for a token of `tenant_id`: its row, its owner's policy and the scope a use of it is
+    granted, when it is active; None otherwise. The same verdict as using it (`standing`), minus what depends on
+    the caller (address, device, rate), and without its side effects (a retired secret revokes nothing here)."""
+    if not tokencodec.well_formed(secret, TOKEN_KIND):
+        return None
+    token = find_credential(secret)
+    if token is None or token.tenant_id != tenant_id:
+        return None
+    try:
+        policy = standing(token, now or utcnow())
+    except DomainError:
+        return None
+    scope = usable_scope(token, policy)
+    return (token, policy, scope) if scope is not None else None
 
 
 def _bearer_secret() -> str:

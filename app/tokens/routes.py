@@ -20,8 +20,9 @@ from app.core import web as core_web  # a module: app.core.web imports the gate,
 from app.core.actor import Actor
 from app.core.fields import valid_or_none
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
+from app.core.inputs import parse_id
 from app.core.mixins import utcnow
-from app.errors import DomainError, ValidationFailed
+from app.errors import DomainError
 from app.extensions import db
 from app.permissions import services as permission_services
 from app.permissions.gate import can, require
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 TEMPLATE = "tokens/page.html"
 DETAIL = "tokens/detail.html"
 PER_PAGE = 20
-MAX_ID = 2**31 - 1  # ids are 32-bit integers; anything larger names nothing
 EXPIRING_CHOICES = (7, 30)
 LIVE = ("active", "rotated")  # statuses whose limits can still change
 CHART_DAYS, BAR, CHART_HEIGHT = 30, 10, 100
@@ -44,25 +44,20 @@ BLOCKS = {"tokens-list": "list", "tokens-create": "create"}
 # ---------------------------------------------------------------- parsing (anything odd is ignored)
 
 
-def _id(value) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
-
-
 def _text(value, limit: int = 100) -> str:
     return str(value or "").strip()[:limit]
 
 
 def _filters(source) -> dict:
     """The list's filters and page, from a query string (or the create form, which sends them along)."""
-    status, scope, expiring = source.get("status"), source.get("scope"), _id(source.get("expiring"))
+    status, scope, expiring = source.get("status"), source.get("scope"), parse_id(source.get("expiring"))
     return {
         "q": _text(source.get("q")) or None,
         "status": valid_or_none(check_token_status, status),  # the API's and the command's check
         "scope": scope if scope in {s.value for s in Scope} else None,
-        "owner": _id(source.get("owner")),
+        "owner": parse_id(source.get("owner")),
         "expiring": expiring if expiring in EXPIRING_CHOICES else None,
-        "page": min(_id(source.get("page")) or 1, 100_000),
+        "page": min(parse_id(source.get("page")) or 1, 100_000),
     }
 
 
@@ -125,13 +120,22 @@ def _detail_ctx(token: ApiToken, *, issued=None, limits_form=None, notice=None, 
     return {"token": token, "status": token.status(now), "now": now, "chain": chain if len(chain) > 1 else [],
             "chart": _usage_chart(token), "uses": services.recent_usage(token),
             "limits_form": limits_form or LimitsForm.for_token(token), "issued": issued, "notice": notice,
-            "error": error, "can_change": can("tokens.revoke"), "live": LIVE,
+            "error": error, **_rights(token), "live": LIVE,
             "grace_minutes": services.token_policy(token.tenant_id).rotation_grace_minutes}
 
 
+def _rights(token: ApiToken) -> dict:
+    """What the viewer may do to this token: change it (revoke, limits: the ceiling's rank rule) and rotate it
+    (its owner only), so the page offers only what the services will do."""
+    actor = _actor()
+    can_change = can("tokens.revoke") and services.may_change(actor, token)
+    return {"can_change": can_change, "can_rotate": can_change and services.may_rotate(actor, token),
+            "outranked": can("tokens.revoke") and not can_change}
+
+
 def _limits_ctx(token: ApiToken, form: LimitsForm, saved: str | None = None) -> dict:
-    return {"token": token, "status": token.status(), "limits_form": form, "saved": saved,
-            "can_change": can("tokens.revoke"), "live": LIVE}
+    return {"token": token, "status": token.status(), "limits_form": form, "saved": saved, **_rights(token),
+            "live": LIVE}
 
 
 def _visible(token_id: int) -> ApiToken:
@@ -223,7 +227,8 @@ def revoke_token(slug: str, token_id: int):
     already = token.revoked_at is not None
     services.revoke_token(_actor(), token, reason=_text(request.form.get("reason"), 500))
     message = (_("This token was already revoked.") if already
-               else _("Token “%(name)s” revoked. Requests with it are refused from now on.", name=token.name))
+               else _("Token “%(name)s” revoked, with every older secret of its rotation chain. Requests with them "
+                     "are refused from now on.", name=token.name))
     if not is_htmx():
         flash(message, "success")
         return redirect(_detail_url(token.id))
@@ -238,12 +243,12 @@ def rotate_token(slug: str, token_id: int):
     token = _visible(token_id)
     try:
         issued = services.rotate_token(_actor(), token)
-    except ValidationFailed as exc:
+    except DomainError as exc:  # not the owner, above the ceiling, no longer active: said on the page
         db.session.rollback()
         if not is_htmx():
-            flash(exc.detail, "danger")
+            flash(exc.detail or str(exc.title), "danger")
             return redirect(_detail_url(token.id))
-        return render_block(DETAIL, "detail", **_detail_ctx(token, error=exc.detail)), exc.status
+        return render_block(DETAIL, "detail", **_detail_ctx(token, error=exc.detail or str(exc.title))), exc.status
     g.no_store = True  # the new secret is in this response
     ctx = _detail_ctx(token, issued=issued)
     if is_htmx():
@@ -266,9 +271,10 @@ def update_limits(slug: str, token_id: int):
         try:
             services.update_limits(_actor(), token, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
                                    ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data))
-        except ValidationFailed as exc:
+        except DomainError as exc:
             db.session.rollback()  # nothing half-changed stays: the stored limits are as they were
             _field_error(form, exc)
+            status = exc.status
         else:
             message = _("Limits saved. They apply from the next request.")
             if not is_htmx():

@@ -17,8 +17,9 @@ from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of 
 from app.core.fields import check_cidrs
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User
-from app.errors import Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
+from app.permissions.ceiling import check_may_act_on, may_act_on
 from app.permissions.resolver import load_policy
 from app.permissions.services import Page
 from app.tokens.models import NAME_MAX as NAME_MAX  # re-exported, as is every token status (the filters')
@@ -73,9 +74,61 @@ def highest_scope(user: User, tenant: Tenant) -> Scope | None:
     """The highest scope `user` may give (or use) a token in `tenant`: `api.<scope>` permissions."""
     policy = load_policy(user.id, tenant.id)
     for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
-        if policy.decide(f"api.{scope.value}").allowed:
+        if policy.allows(f"api.{scope.value}"):
             return scope
     return None
+
+
+class ScopeCeilingError(Forbidden):
+    """A token would get a scope above what the acting person or token has."""
+
+    code = "scope_above_ceiling"
+    title = _l("A token cannot get a scope above what you have.")
+
+
+class NotOwnerError(Forbidden):
+    """Rotation mints a secret: only for the token's owner."""
+
+    code = "not_owner"
+    title = _l("Only its owner can rotate a token.")
+
+
+def scope_ceiling(actor: Actor, tenant: Tenant) -> Scope | None:
+    """The highest scope `actor` may put on a token here: what the person may use, capped by the scope of the
+    token they act through (a write-scope token never mints or rotates an admin-scope one)."""
+    ceiling = highest_scope(actor.user, tenant)
+    if ceiling is not None and actor.scope is not None and not Scope(actor.scope).covers(ceiling):
+        return Scope(actor.scope)
+    return ceiling
+
+
+def _check_scope_ceiling(actor: Actor | None, tenant: Tenant, owner: User, wanted: Scope) -> None:
+    """The privilege ceiling for a token's scope: the owner must be allowed it, and so must the actor (and the
+    token the actor uses). Commands (no actor) are capped by the owner alone."""
+    ceiling = highest_scope(owner, tenant)
+    if ceiling is None or not ceiling.covers(wanted):
+        raise ScopeCeilingError(str(_l("The owner may not use the %(scope)s scope here.", scope=wanted.value)),
+                                field="scope")
+    if actor is None:
+        return
+    mine = scope_ceiling(actor, tenant)
+    if mine is None or not mine.covers(wanted):
+        if actor.scope is not None and not Scope(actor.scope).covers(wanted):
+            detail = _l("A token with the %(have)s scope cannot create or rotate a token with the %(want)s scope.",
+                        have=actor.scope, want=wanted.value)
+        else:
+            detail = _l("You may not use the %(scope)s scope here, so you cannot give it.", scope=wanted.value)
+        raise ScopeCeilingError(str(detail), field="scope")
+
+
+def may_rotate(actor: Actor, token: ApiToken) -> bool:
+    """Rotation hands out a new secret, so only the token's owner may rotate it (others may revoke)."""
+    return actor.user.id == token.user_id
+
+
+def may_change(actor: Actor, token: ApiToken) -> bool:
+    """True when `actor` may revoke the token or change its limits: their own, or an owner ranking no higher."""
+    return may_act_on(actor, token.tenant_id, token.user_id)
 
 
 def parse_cidrs(values: list[str] | str | None, field: str) -> list[str]:
@@ -87,7 +140,8 @@ def _expiry(tenant_id: int, expires_in_days: int | None, no_expiry: bool, now: d
     policy = token_policy(tenant_id)
     if no_expiry:
         if not policy.allow_no_expiry:
-            raise ValidationFailed(str(_l("This tenant requires tokens to expire.")), field="expires_in_days")
+            # 409: the request is well formed; the tenant's policy (state, not the input) refuses it
+            raise Conflict(str(_l("This tenant requires tokens to expire.")), field="expires_in_days")
         return None
     days = policy.default_days if expires_in_days is None else expires_in_days
     if not 1 <= days <= policy.max_days:
@@ -116,10 +170,9 @@ def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str,
         wanted = Scope(scope)
     except ValueError as exc:
         raise ValidationFailed(str(_l("Choose read, write or admin.")), field="scope") from exc
-    ceiling = highest_scope(owner, tenant)
-    if ceiling is None or not ceiling.covers(wanted):
-        raise Forbidden(str(_l("The owner may not use the %(scope)s scope here.", scope=wanted.value)),
-                        field="scope")
+    if actor is not None:
+        check_may_act_on(actor, tenant.id, owner.id)
+    _check_scope_ceiling(actor, tenant, owner, wanted)
     now = utcnow()
     secret, digest = _new_secret()
     token = ApiToken(
@@ -150,23 +203,46 @@ def get_token(tenant: Tenant, token_id: int, *, viewer: User | None = None, mana
 
 
 def revoke_token(actor: Actor | None, token: ApiToken, *, reason: str) -> ApiToken:
-    """Revoke now; idempotent (a revoked token stays revoked with its first reason)."""
+    """Revoke now, with every other token of its rotation chain (an older secret still in its grace period
+    included): a person who revokes one secret of a chain means all of them. Idempotent (a revoked token stays
+    revoked with its first reason). Only on one's own tokens or those of someone ranking no higher."""
+    if actor is not None:
+        check_may_act_on(actor, token.tenant_id, token.user_id)
     reason = (reason or "").strip()[:500] or "manual"
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        token.revoke_reason = reason
-        token.revoked_by_id = actor.user.id if actor else None
-        db.session.flush()
-        audit.record("token.revoked", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
-                     details={"reason": reason, "hint": token.hint}, **(actor.meta() if actor else {}))
+    live = db.session.scalars(
+        select(ApiToken).where(ApiToken.tenant_id == token.tenant_id,
+                               ApiToken.chain_id == (token.chain_id or token.id), ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id)
+    ).all()
+    if token.revoked_at is None and token not in live:
+        live.append(token)  # a token created before chains were kept (chain_id NULL)
+    if not live:
+        return token
+    now = utcnow()
+    for link in live:
+        link.revoked_at, link.revoke_reason = now, reason
+        link.revoked_by_id = actor.user.id if actor else None
+    db.session.flush()
+    audit.record("token.revoked", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
+                 details={"reason": reason, "hint": token.hint,
+                          "chain_revoked": [link.id for link in live if link.id != token.id]},
+                 **(actor.meta() if actor else {}))
     return token
 
 
 def rotate_token(actor: Actor | None, token: ApiToken) -> IssuedToken:
-    """Issue a successor with the same settings; the old secret works for the tenant's grace period."""
+    """Issue a successor with the same settings; the old secret works for the tenant's grace period.
+
+    Rotation mints a secret, so only the owner may rotate (an admin may revoke someone else's token instead),
+    and never above the ceiling: a token acting may rotate only tokens whose scope it covers."""
+    if actor is not None:
+        if not may_rotate(actor, token):
+            raise NotOwnerError(str(_l("Only its owner can rotate a token. Revoke it instead; its owner can "
+                                       "create a new one.")), field="token")
+        _check_scope_ceiling(actor, token.tenant, token.user, token.scope)
     now = utcnow()
     if token.status(now) != "active":
-        raise ValidationFailed(str(_l("Only an active token can be rotated.")), field="token")
+        raise Conflict(str(_l("Only an active token can be rotated.")), field="token")
     grace = timedelta(minutes=token_policy(token.tenant_id).rotation_grace_minutes)
     secret, digest = _new_secret()
     successor = ApiToken(
@@ -185,7 +261,7 @@ def rotate_token(actor: Actor | None, token: ApiToken) -> IssuedToken:
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
-        raise ValidationFailed(str(_l("This token was rotated already.")), field="token")
+        raise Conflict(str(_l("This token was rotated already.")), field="token")
     db.session.refresh(token)
     audit.record("token.rotated", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
                  details={"successor_id": successor.id, "grace_until": token.grace_until.isoformat(),
@@ -207,7 +283,11 @@ def revoke_chain(token: ApiToken, *, reason: str) -> int:
 
 def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_allow, ip_deny,
                   device_binding: bool | None = None) -> ApiToken:
-    """Change the per-token rate limit, IP rules and device binding."""
+    """Change the per-token rate limit, IP rules and device binding (a live token of one's own, or of someone
+    ranking no higher)."""
+    check_may_act_on(actor, token.tenant_id, token.user_id)
+    if token.status() not in LIVE_STATUSES:
+        raise Conflict(str(_l("This token can no longer be used, so its limits cannot change.")))
     before = {"rate_limit": token.rate_limit, "ip_allow": token.ip_allow, "ip_deny": token.ip_deny,
               "device_binding": token.device_binding}
     token.rate_limit = _check_rate_limit(rate_limit)
@@ -224,6 +304,10 @@ def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_a
         audit.record("token.limits_changed", tenant_id=token.tenant_id, target_type="token", target_id=token.id,
                      details={"before": before, "after": after}, **actor.meta())
     return token
+
+
+#: statuses in which a token still authenticates (its limits can still change)
+LIVE_STATUSES = ("active", "rotated")
 
 
 def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | None = None,

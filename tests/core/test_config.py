@@ -77,3 +77,16 @@ def test_create_app_in_production_refuses_to_start(monkeypatch, tmp_path):
     (tmp_path / "dev-keys.json").write_text(json.dumps(dev))
     with pytest.raises(ConfigError):
         create_app({"HUBX_ENV": "production", "SECRET_KEY": "", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+def test_production_refuses_to_start_without_redis(monkeypatch, tmp_path):
+    # Rate-limit counters must be shared by every worker: without Redis each gunicorn worker would count alone.
+    from app import create_app
+
+    monkeypatch.setenv("HUBX_INSTANCE_PATH", str(tmp_path))
+    keys = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": [Fernet.generate_key().decode()], "TOKEN_HASH_KEY": "h" * 40,
+            "HUBX_ENV": "production", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        create_app({**keys, "REDIS_URL": ""})
+    app = create_app({**keys, "REDIS_URL": "redis://127.0.0.1:6379/15"})
+    assert app.config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/15"

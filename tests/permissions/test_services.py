@@ -100,10 +100,10 @@ def test_create_rule_refuses_bad_input(team, kwargs, field, message):
 def test_create_rule_refuses_a_subject_who_is_not_a_member(team, create_user, create_tenant):
     owner, _, tenant = team
     outsider = create_user(tenant=create_tenant())
-    with pytest.raises(ValidationFailed) as info:
+    with pytest.raises(NotFound) as info:
         create_rule(Actor(owner), tenant, user_id=outsider.id, effect="allow", target="settings.manage")
     assert info.value.field == "user_id" and str(info.value) == "Choose a member of this tenant."
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         create_rule(Actor(owner), tenant, user_id=999_999, effect="allow", target="settings.manage")
 
 
@@ -172,9 +172,9 @@ def test_global_rule_is_removed_by_operators_only(team, operator):
     rule = create_rule(Actor(operator), tenant, user_id=member.id, effect="deny", target="dashboard.view",
                        scope="global")
     db.session.commit()
-    with pytest.raises(Forbidden) as info:
+    # to anyone else a global rule is not found: a 403 would tell that the id exists (an oracle)
+    with pytest.raises(NotFound):
         delete_rule(Actor(owner), tenant, rule.id)
-    assert str(info.value) == "Only platform operators may remove global rules."
     delete_rule(Actor(operator), tenant, rule.id)
     db.session.commit()
     assert resolve(member, tenant, "dashboard.view").allowed

@@ -49,6 +49,35 @@ ROUTES: dict[str, str] = {
 }
 
 
+# The privilege ceiling (docs/decisions.md): nothing a person or token creates, rotates or changes may grant more
+# than the actor has, and nobody acts on a person ranking above them. Every route that changes something (POST,
+# PUT, PATCH, DELETE) is listed here: with the cases of tests/security/test_privilege_ceiling.py that try to
+# break the ceiling through it, or with the reason it creates, rotates or changes no credential, rule, role or
+# membership. A new changing route fails test_every_changing_route_is_under_the_ceiling until it is listed.
+CEILING: dict[str, tuple[str, ...] | str] = {
+    "auth.login": "signs a person in as themselves; grants nothing",
+    "auth.logout": "ends one's own sign-in",
+    "auth.set_locale": "a display preference",
+    "tenants.update_general": "the tenant's name, time zone and language: no credential, rule, role or membership",
+    "tokens.update_policy": "the tenant's token lifetimes (settings.manage): bounds tokens, grants no right",
+    "tokens_api.introspect": "reads a token's standing; changes nothing",
+    "permissions_api.check": "reads a decision; changes nothing",
+    "tokens.create_token": ("member_asks_admin_scope",),
+    "tokens_api.create_token": ("write_token_mints_admin",),
+    "tokens.rotate_token": ("admin_rotates_others_token_page",),
+    "tokens_api.rotate_token": ("write_token_rotates_admin_token", "admin_rotates_others_token_api"),
+    "tokens.revoke_token": ("admin_revokes_owner_token_page",),
+    "tokens_api.revoke_token": ("admin_revokes_owner_token_api",),
+    "tokens.update_limits": ("admin_changes_owner_limits",),
+    "permissions.create_rule": ("admin_rules_on_owner_page", "grant_beyond_own_rights_page"),
+    "permissions_api.create_rule": ("admin_rules_on_owner_api", "grant_beyond_own_rights_api"),
+    "permissions.delete_rule": ("admin_removes_owner_rule_page", "remove_deny_beyond_rights_page",
+                                "global_rule_is_not_found_page"),
+    "permissions_api.delete_rule": ("admin_removes_owner_rule_api", "remove_deny_beyond_rights_api",
+                                    "global_rule_is_not_found_api"),
+}
+
+
 def api_routes() -> dict[str, tuple[str, str | None]]:
     """endpoint -> (scope, permission or None) for every JSON API route."""
     out = {}

@@ -129,9 +129,9 @@ def test_the_required_scope_and_above_get_past_the_check(app, api, scoped):
         exact = api(method, url, tokens[needed], json=body)
         assert 200 <= exact.status_code < 300, (endpoint, exact.get_json())  # the sample request succeeds
         for scope in [s.value for s in Scope if s.rank > Scope(needed).rank]:
-            # higher scopes pass too; a repeated change may now find the row gone (404) or rotated (422)
+            # higher scopes pass too; a repeated change may now find the row gone (404) or rotated (409)
             response = api(method, url, tokens[scope], json=body)
-            assert response.status_code in {200, 201, 204, 404, 422}, (endpoint, scope, response.get_json())
+            assert response.status_code in {200, 201, 204, 404, 409}, (endpoint, scope, response.get_json())
 
 
 def test_another_tenants_ids_are_404(app, api, issue, scoped):
@@ -153,7 +153,7 @@ def test_another_tenants_ids_are_404(app, api, issue, scoped):
     listed = api("get", f"{TOKENS}?owner_id={_admin_a.user.id}", admin_b.secret).get_json()
     assert listed["items"] == [] and listed["total"] == 0
     body = problem_of(api("post", RULES, admin_b.secret, json=SAMPLE_BODIES["permissions_api.create_rule"](ctx_a)),
-                      422, "validation_failed")
+                      404, "not_found")
     assert body["field"] == "user_id"
     rules = api("get", RULES, admin_b.secret).get_json()
     assert rules["total"] == 0
@@ -247,7 +247,8 @@ def test_create_never_gives_more_scope_than_the_owner_may_use(api, issue):
     member = issue(Role.MEMBER, "read")
     problem_of(api("post", TOKENS, member.secret, json={"name": "x", "scope": "admin"}), 403, "insufficient_scope")
     manager = issue(Role.MANAGER, "write")
-    body = problem_of(api("post", TOKENS, manager.secret, json={"name": "x", "scope": "admin"}), 403, "forbidden")
+    body = problem_of(api("post", TOKENS, manager.secret, json={"name": "x", "scope": "admin"}), 403,
+                      "scope_above_ceiling")
     assert body["field"] == "scope"
     assert api("post", TOKENS, manager.secret, json={"name": "x", "scope": "write"}).status_code == 201
     assert db.session.scalar(select(db.func.count()).select_from(ApiToken)) == 3
@@ -263,7 +264,7 @@ def test_create_expiry_follows_the_tenant_policy(api, issue):
     problem_of(api("post", TOKENS, caller.secret, json={"name": "x", "scope": "read", "expires_in_days": 3651}),
                422, "request_invalid")
     body = problem_of(api("post", TOKENS, caller.secret, json={"name": "x", "scope": "read", "no_expiry": True}),
-                      422, "validation_failed")
+                      409, "conflict")
     assert body["field"] == "expires_in_days"
     services.update_token_policy(Actor(caller.user), caller.tenant, default_days=7, max_days=30,
                                  allow_no_expiry=True, rotation_grace_minutes=60)
@@ -351,7 +352,7 @@ def test_rotation_grace_then_chain_revocation(api, issue):
     assert api("get", ME, caller.secret).status_code == 200
     assert api("get", ME, new_secret).get_json()["token"]["id"] == new["id"]
     # rotating the same token twice is refused
-    problem_of(api("post", f"{TOKENS}/{caller.token.id}/rotate", new_secret), 422, "validation_failed")
+    problem_of(api("post", f"{TOKENS}/{caller.token.id}/rotate", new_secret), 409, "conflict")
     # after the grace period the old secret is a leak: the whole chain goes, the successor too
     db.session.execute(update(ApiToken).where(ApiToken.id == old.id).values(grace_until=utcnow() - timedelta(1)))
     db.session.commit()
@@ -371,7 +372,7 @@ def test_rotating_a_successor_keeps_one_chain(api, issue):
     third = api("post", f"{TOKENS}/{second['token']['id']}/rotate", second["secret"]).get_json()
     chain = {_db_token(i).chain_id for i in (caller.token.id, second["token"]["id"], third["token"]["id"])}
     assert chain == {caller.token.id}
-    problem_of(api("post", f"{TOKENS}/{caller.token.id}/rotate", third["secret"]), 422, "validation_failed")
+    problem_of(api("post", f"{TOKENS}/{caller.token.id}/rotate", third["secret"]), 409, "conflict")
 
 
 @pytest.mark.postgres
@@ -393,7 +394,7 @@ def test_concurrent_rotations_of_one_token_have_one_winner(app, issue):
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(statuses) == [201] + [422] * (n - 1), statuses
+    assert sorted(statuses) == [201] + [409] * (n - 1), statuses
     db.session.expire_all()
     chain = db.session.scalars(select(ApiToken).where(ApiToken.chain_id == target_id)).all()
     assert len(chain) == 2 and _db_token(target_id).successor_id == max(t.id for t in chain)
@@ -404,7 +405,7 @@ def test_a_revoked_token_cannot_be_rotated(api, issue):
     target = issue(user=caller.user, tenant=caller.tenant, scope="read")
     services.revoke_token(None, target.token, reason="x")
     db.session.commit()
-    problem_of(api("post", f"{TOKENS}/{target.token.id}/rotate", caller.secret), 422, "validation_failed")
+    problem_of(api("post", f"{TOKENS}/{target.token.id}/rotate", caller.secret), 409, "conflict")
 
 
 def test_tokens_of_a_deleted_owner_are_gone_not_500(api, issue):
@@ -487,7 +488,7 @@ def test_permission_rules_api(api, issue, create_user):
     ({"expires_at": "tomorrow"}, 422, "request_invalid", None),
     ({"resource": "user-1"}, 422, "validation_failed", "resource"),
     ({"scope": "global"}, 403, "forbidden", None),  # operators only
-    ({"user_id": 999999}, 422, "validation_failed", "user_id"),
+    ({"user_id": 999999}, 404, "not_found", "user_id"),
     ({"reason": ""}, 422, "validation_failed", "reason"),  # the reason's check, as the page and the service
     ({"reason": "   "}, 422, "validation_failed", "reason"),
 ])

@@ -102,7 +102,7 @@ def test_create_with_htmx_swaps_the_form_for_the_reveal_and_refreshes_the_list(c
     ({"new-name": ""}, 422, "This field is required."),
     ({"new-scope": "admin"}, 403, "The owner may not use the admin scope here."),
     ({"new-expires_in_days": "400"}, 422, "Choose 1 to 365 days."),
-    ({"new-no_expiry": "y"}, 422, "This tenant requires tokens to expire."),
+    ({"new-no_expiry": "y"}, 409, "This tenant requires tokens to expire."),
     ({"new-ip_allow": "10.0.0.0/8\nnot-an-ip"}, 422, "not-an-ip is not an IP address or CIDR range."),
     ({"new-rate_limit": "0"}, 422, "The limit is 1 to 100000 requests per minute."),
 ])
