@@ -91,7 +91,11 @@ def revoke(token_id: int, reason: str) -> None:
     if token.revoked_at is not None:
         click.echo(f"token {token_id} was already revoked ({token.revoke_reason})")
         return
-    services.revoke_token(None, token, reason=reason)
+    try:
+        services.revoke_token(None, token, reason=reason)
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.detail or str(exc.title)) from exc
     db.session.commit()
     click.echo(f"token {token_id} revoked")
 

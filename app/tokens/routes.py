@@ -225,7 +225,7 @@ def revoke_token(slug: str, token_id: int):
     """Revoke a token now (after the browser's confirmation), with an optional reason."""
     token = _visible(token_id)
     already = token.revoked_at is not None
-    services.revoke_token(_actor(), token, reason=_text(request.form.get("reason"), 500))
+    services.revoke_token(_actor(), token, reason=request.form.get("reason", ""))
     message = (_("This token was already revoked.") if already
                else _("Token “%(name)s” revoked, with every older secret of its rotation chain. Requests with them "
                      "are refused from now on.", name=token.name))

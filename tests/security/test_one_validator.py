@@ -329,3 +329,26 @@ def test_rotated_and_retired_filters_differ_in_the_api_the_service_and_the_comma
     replaced = {t.name: t.status()
                 for t in db.session.scalars(select(ApiToken).where(ApiToken.successor_id.is_not(None)))}
     assert replaced == {"rotated": "rotated", "retired": "retired"}  # what each token's page shows
+
+
+@pytest.mark.parametrize("value, refused", [("a\x01b", True), ("x" * 501, True), ("  laptop stolen ", False)])
+def test_revoke_reason_same_verdict_on_page_api_command_and_service(client, auth, run, member_of, value, refused):
+    from app.tokens import services as token_services
+    from app.tokens.models import ApiToken
+
+    user, tenant = member_of(Role.ADMIN)
+    made = [token_services.create_token(None, tenant, user, name=f"t{i}", scope="write") for i in range(3)]
+    db.session.commit()
+    page_token, api_token, cli_token = (issued.token.id for issued in made)
+    auth.login(user)
+    page = client.post(f"/t/{tenant.slug}/tokens/{page_token}/revoke", {"reason": value})
+    api = client.open("post", f"/api/v1/tokens/{api_token}/revoke", json={"reason": value},
+                      headers={"Authorization": f"Bearer {made[1].secret}"})
+    command = run("tokens", "revoke", str(cli_token), "--reason", value)
+    db.session.expire_all()
+    revoked = [db.session.get(ApiToken, i).revoked_at is not None for i in (page_token, api_token, cli_token)]
+    assert revoked == [not refused] * 3, (page.status_code, api.status_code, command.output)
+    assert (page.status_code == 422, api.status_code == 422, command.exit_code == 1) == (refused,) * 3
+    if not refused:
+        assert {db.session.get(ApiToken, i).revoke_reason for i in (page_token, api_token, cli_token)} == {
+            "laptop stolen"}
