@@ -205,6 +205,19 @@ def check_reason(value) -> str:
     return _free_text(value, REASON_MAX)
 
 
+def check_optional_reason(value) -> str:
+    """A reason that may be left out: None, empty or white space only is "" (the caller says what that means),
+    anything else is checked as `check_reason`."""
+    if value is None or not _text(value).strip():
+        return ""
+    return check_reason(value)
+
+
+def optional_reason_pattern(max_length: int = REASON_MAX) -> str:
+    """What `check_optional_reason` accepts: white space only, or what `reason_pattern` accepts."""
+    return rf"^[{_SPACE_CLASS}]*$|{reason_pattern(max_length)}"
+
+
 def _free_text(value, max_length: int) -> str:
     text = _required(_text(value).replace("\r\n", "\n").replace("\r", "\n").strip())
     return _no_control_characters(_at_most(text, max_length), allowed="\n\t")

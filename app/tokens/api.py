@@ -12,7 +12,7 @@ from sqlalchemy import Row
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
 from app.core.actor import Actor
 from app.core.fieldadapters import api_field
-from app.core.fields import MAX_CIDRS, check_cidrs, name_pattern
+from app.core.fields import MAX_CIDRS, check_cidrs, check_optional_reason, name_pattern, optional_reason_pattern
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.tokens import auth, services
@@ -85,8 +85,11 @@ class CreateToken(StrictModel):
     device_binding: bool = False
 
 
+OptionalReason = api_field(check_optional_reason, pattern=optional_reason_pattern())  # empty: "manual"
+
+
 class RevokeToken(StrictModel):
-    reason: str = Field("", max_length=500)
+    reason: OptionalReason = ""
 
 
 class NoBody(StrictModel):

@@ -226,9 +226,13 @@ def revoke_token(slug: str, token_id: int):
     token = _visible(token_id)
     already = token.revoked_at is not None
     services.revoke_token(_actor(), token, reason=request.form.get("reason", ""))
-    message = (_("This token was already revoked.") if already
-               else _("Token “%(name)s” revoked, with every older secret of its rotation chain. Requests with them "
-                     "are refused from now on.", name=token.name))
+    if already:
+        message = _("This token was already revoked.")
+    elif len(services.token_chain(token)) > 1:
+        message = _("Token “%(name)s” revoked, with every older secret of its rotation chain. Requests with them "
+                    "are refused from now on.", name=token.name)
+    else:
+        message = _("Token “%(name)s” revoked. Requests with it are refused from now on.", name=token.name)
     if not is_htmx():
         flash(message, "success")
         return redirect(_detail_url(token.id))

@@ -14,7 +14,7 @@ from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.fieldadapters import validated
 from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of a token's IP rules
-from app.core.fields import check_cidrs, check_reason
+from app.core.fields import check_cidrs, check_optional_reason
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -209,7 +209,7 @@ def revoke_token(actor: Actor | None, token: ApiToken, *, reason: str) -> ApiTok
     if actor is not None:
         check_may_act_on(actor, token.tenant_id, token.user_id)
     # optional: left empty it is "manual"; given, it is checked as every reason is (app.core.fields)
-    reason = validated("reason", check_reason, reason) if (reason or "").strip() else "manual"
+    reason = validated("reason", check_optional_reason, reason) or "manual"
     live = db.session.scalars(
         select(ApiToken).where(ApiToken.tenant_id == token.tenant_id,
                                ApiToken.chain_id == (token.chain_id or token.id), ApiToken.revoked_at.is_(None))

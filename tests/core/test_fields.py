@@ -123,6 +123,13 @@ def test_reason():
     refused(fields.check_reason, "nul\x00")
 
 
+def test_optional_reason():
+    assert fields.check_optional_reason("   ") == "" and fields.check_optional_reason(None) == ""
+    assert fields.check_optional_reason(" lost ") == "lost"
+    refused(fields.check_optional_reason, "a\x01b")
+    refused(fields.check_optional_reason, "r" * 501)
+
+
 # ---------------------------------------------------------------- published patterns: exactly what the checks accept
 
 
@@ -141,6 +148,8 @@ def _accepts(check, value, *args) -> bool:
 @pytest.mark.parametrize("pattern, check", [
     (fields.name_pattern(5), lambda value: _accepts(fields.check_name, value, 5)),
     (fields.reason_pattern(5), lambda value: _accepts(fields._free_text, value, 5)),
+    (fields.optional_reason_pattern(5),
+     lambda value: not value.strip() or _accepts(fields._free_text, value, 5)),
 ])
 def test_published_patterns_match_the_checks_in_python_and_in_the_documents_dialect(pattern, check):
     # The API document publishes these patterns (app/tokens/api.py, app/permissions/api.py); schemathesis reads

@@ -40,6 +40,8 @@ def test_revoking_the_oldest_stops_every_later_secret(client, auth, issue):
     successor = db.session.query(ApiToken).filter(ApiToken.id != first.token.id).one()
     response = client.post(f"/t/{first.tenant.slug}/tokens/{first.token.id}/revoke", {"reason": "done"})
     assert response.status_code == 302
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "revoked, with every older secret of its rotation chain" in shown
     db.session.expire_all()
     assert db.session.get(ApiToken, successor.id).revoked_at is not None
     assert db.session.get(ApiToken, successor.id).revoke_reason == "done"
