@@ -68,10 +68,11 @@ def register_extensions(app: Flask) -> None:
 def register_database(app: Flask) -> None:
     """Import every model, and commit once at the end of each request."""
     from app.core.db import register_request_transaction
+    from app.core.errors import database_unavailable
     from app.models import import_models
 
     import_models()
-    register_request_transaction(app)
+    register_request_transaction(app, unavailable=database_unavailable)
 
 
 def register_i18n(app: Flask) -> None:
@@ -85,11 +86,11 @@ def register_web(app: Flask) -> None:
     """Request kinds (page or API), URL converters, security headers, request id, errors; for pages only: CSRF,
     sign-in, per-address rate limits, unstorable text, session timeouts, tenancy of /t/<slug>/ URLs; template
     helpers."""
+    from app.core.errors import register_errors
     from app.core.http import pages_only, register_request_kinds
     from app.core.inputs import refuse_unstorable_page_input, register_converters
     from app.core.security import register_security
     from app.core.web import register_templates, register_tenancy, register_tenant_reset
-    from app.errors import register_errors
     from app.extensions import csrf, limiter, login_manager
 
     register_request_kinds(app)

@@ -15,9 +15,9 @@ from pydantic.fields import FieldInfo
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
+from app.core.errors import PROBLEM_JSON, DomainError, NotFound, ValidationFailed, render_error
 from app.core.fieldadapters import refused_field
 from app.core.inputs import BODILESS, ID_MAX, InvalidCharacters, unstorable_field, unstorable_json, unstorable_path
-from app.errors import PROBLEM_JSON, DomainError, NotFound, ValidationFailed, render_error
 from app.extensions import csrf, limiter
 
 PREFIX = "/api/v1"

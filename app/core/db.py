@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context, request, session
 from sqlalchemy import event, exc
@@ -28,8 +29,9 @@ def rollback_quietly() -> None:
         log.debug("rollback failed while the database is unavailable", exc_info=True)
 
 
-def register_request_transaction(app: Flask) -> None:
-    """Commit after a response is ready; roll back after a server error.
+def register_request_transaction(app: Flask, *, unavailable: Callable[[Exception], object]) -> None:
+    """Commit after a response is ready; roll back after a server error. A commit the database cannot take
+    (it is away, or locked past the wait) is answered by `unavailable(error)` instead of the view's response.
 
     Error handlers roll back before they render, so a refusal (a DomainError) loses nothing that was
     stored before the request and keeps nothing the request half-did.
@@ -46,7 +48,7 @@ def register_request_transaction(app: Flask) -> None:
             db.session.commit()
         except DATABASE_UNAVAILABLE as error:
             rollback_quietly()
-            return _unavailable_instead(app, _commit, error)
+            return _unavailable_instead(app, _commit, error, unavailable)
         return response
 
     @app.teardown_request
@@ -55,18 +57,16 @@ def register_request_transaction(app: Flask) -> None:
             rollback_quietly()
 
 
-def _unavailable_instead(app: Flask, hook, error: Exception):
+def _unavailable_instead(app: Flask, hook, error: Exception, unavailable: Callable[[Exception], object]):
     """The 503 answer for a request whose commit failed, replacing the response the view made (its redirect, its
     "saved" message: none of it happened).
 
     Flask runs after-request hooks last-registered first, so the hooks registered after this one (security
     headers, rate-limit headers, the sign-in cookie) have already decorated the response being replaced: run them
     again on the replacement, as Flask would have."""
-    from app.errors import database_unavailable
-
     if not request.is_api:
         session.pop("_flashes", None)  # they announce what this request did, which is now undone
-    response = current_app.make_response(database_unavailable(error))
+    response = current_app.make_response(unavailable(error))
     for name in request.blueprints:  # blueprint hooks run before the app's
         for later in reversed(app.after_request_funcs.get(name, [])):
             response = later(response)

@@ -13,7 +13,7 @@ framework expects; the verdict and the message are the check's.
 - services: `name = validated("name", check_token_name, name)`: a refusal is `ValidationFailed(detail,
   field=name)`, which every entry point already shows next to the field.
 
-Imports: besides the frameworks, `app.errors` for `ValidationFailed`. `app.errors` is application
+Imports: besides the frameworks, `app.core.errors` for `ValidationFailed`. `app.core.errors` is application
 infrastructure that itself imports only `app.core.htmx`, `app.core.security` and `app.extensions`, so core
 importing it makes no cycle (`app.core.inputs` does the same); `app.core.fields` itself stays free of it.
 """
@@ -27,8 +27,8 @@ import click
 from pydantic import AfterValidator, Field
 from wtforms.validators import ValidationError
 
+from app.core.errors import ValidationFailed
 from app.core.fields import FieldInvalid
-from app.errors import ValidationFailed
 
 
 def form_check(check: Callable, *args, normalise: bool = True) -> Callable:

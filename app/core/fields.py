@@ -6,7 +6,7 @@ Forms, API models, commands and services all call the same function, through the
 `app.core.fieldadapters`, so the same value gets the same verdict wherever it comes in.
 
 Layering: this module is the kernel's. It imports no domain package (no `app.tokens`, `app.permissions`,
-`app.tenants`, `app.auth`...), nor Flask-WTF, pydantic, click or `app.errors`: only the standard library,
+`app.tenants`, `app.auth`...), nor Flask-WTF, pydantic, click or `app.core.errors`: only the standard library,
 `email_validator`, Flask-Babel's lazy strings and `app.core.i18n` (the locales the app speaks). A domain
 that has a field of its own (the token statuses, say) builds its check here from `one_of` or `check_name`
 next to its model.

@@ -19,7 +19,7 @@ from flask import Flask, abort, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import IntegerConverter
 
-from app.errors import ValidationFailed
+from app.core.errors import ValidationFailed
 
 #: the largest row id (the id columns are PostgreSQL `integer`s)
 ID_MAX = 2**31 - 1

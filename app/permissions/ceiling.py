@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from app.core.actor import Actor
-from app.errors import Forbidden
+from app.core.errors import Forbidden
 from app.permissions import catalogue
 from app.permissions.resolver import load_policy
 

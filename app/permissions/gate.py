@@ -9,7 +9,7 @@ from flask import current_app, flash, g, redirect, url_for
 from flask_login import current_user
 
 from app import audit
-from app.errors import Forbidden, render_error
+from app.core.errors import Forbidden, render_error
 from app.extensions import login_manager
 from app.permissions.policy import Decision, Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy

@@ -15,11 +15,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
 from app.core.actor import Actor
+from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
 from app.core.inputs import parse_id
 from app.core.mixins import utcnow
 from app.core.ui import DashboardCard, NavItem, register_card, register_nav
-from app.errors import DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions import bp, catalogue, services
 from app.permissions.forms import CheckForm, RuleForm

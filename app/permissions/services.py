@@ -12,11 +12,11 @@ from sqlalchemy import func, or_, select
 
 from app import audit
 from app.core.actor import Actor
+from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.fieldadapters import validated
 from app.core.fields import check_expiry, check_reason
 from app.core.mixins import utcnow
 from app.core.models import Membership, Tenant, User
-from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions import catalogue
 from app.permissions.ceiling import actions_of, check_may_act_on, check_may_grant

@@ -9,10 +9,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app.core.errors import DomainError
 from app.core.fieldadapters import Checked
 from app.core.fields import check_email, check_password, check_tenant_name
 from app.core.models import Role, Tenant
-from app.errors import DomainError
 from app.extensions import db
 from app.tenants.services import add_member, create_tenant, create_user
 

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from app.core.errors import DomainError
 from app.core.htmx import is_htmx
 from app.core.models import Role
 from app.core.ui import (
@@ -20,7 +21,6 @@ from app.core.ui import (
     settings_sections,
 )
 from app.core.web import memberships_of, request_meta
-from app.errors import DomainError
 from app.permissions.catalogue import declare
 from app.permissions.gate import can, require
 from app.tenants import bp

@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app import audit
+from app.core.errors import Conflict, ValidationFailed
 from app.core.fieldadapters import validated
 from app.core.fields import (
     check_display_name,
@@ -18,7 +19,6 @@ from app.core.fields import (
     time_zones,
 )
 from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
-from app.errors import Conflict, ValidationFailed
 from app.extensions import db
 
 

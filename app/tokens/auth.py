@@ -18,13 +18,13 @@ from sqlalchemy.exc import NoResultFound
 from app.api import check_body
 from app.core import tokencodec
 from app.core.crypto import crypto
+from app.core.errors import DomainError, Forbidden, render_error
 from app.core.fields import normalise_network
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
 from app.core.tenancy import set_current_tenant
-from app.errors import DomainError, Forbidden, render_error
 from app.extensions import db, limiter
 from app.permissions.models import PolicyVersion
 from app.permissions.policy import Policy

@@ -10,9 +10,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.auth.services import normalise_email
+from app.core.errors import DomainError
 from app.core.fieldadapters import Checked
 from app.core.models import Tenant, User
-from app.errors import DomainError
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken, Scope, check_token_name, check_token_status

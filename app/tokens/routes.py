@@ -18,11 +18,11 @@ from jinja2_fragments.flask import render_block
 
 from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
 from app.core.actor import Actor
+from app.core.errors import DomainError
 from app.core.fields import valid_or_none
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
 from app.core.inputs import parse_id
 from app.core.mixins import utcnow
-from app.errors import DomainError
 from app.extensions import db
 from app.permissions import services as permission_services
 from app.permissions.gate import can, require

@@ -12,12 +12,12 @@ from app import audit
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.fieldadapters import validated
 from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of a token's IP rules
 from app.core.fields import check_cidrs, check_optional_reason
 from app.core.mixins import utcnow
 from app.core.models import Tenant, User
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions.ceiling import check_may_act_on, may_act_on
 from app.permissions.resolver import load_policy

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from app.core import web as core_web
 from app.core.actor import Actor
+from app.core.errors import ValidationFailed
 from app.core.htmx import is_htmx
 from app.core.ui import (
     DashboardCard,
@@ -20,7 +21,6 @@ from app.core.ui import (
     register_settings_section,
     settings_sections,
 )
-from app.errors import ValidationFailed
 from app.extensions import db
 from app.permissions.gate import can, require
 from app.tokens import bp, services

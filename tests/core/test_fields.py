@@ -18,9 +18,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form, StringField
 
 from app.core import fields
+from app.core.errors import ValidationFailed
 from app.core.fieldadapters import Checked, api_field, form_check, refused_field, validated
 from app.core.fields import FieldInvalid
-from app.errors import ValidationFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def test_the_checks_import_no_domain_and_no_framework():
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     app_modules = {m for m in imported if m.startswith("app")}
     assert app_modules <= {"app.core.i18n"}, app_modules
-    assert not imported & {"wtforms", "flask_wtf", "click", "pydantic", "app.errors"}
+    assert not imported & {"wtforms", "flask_wtf", "click", "pydantic", "app.core.errors"}
 
 
 # ---------------------------------------------------------------- email

@@ -127,7 +127,7 @@ def test_api_gets_problem_json_and_the_log_has_no_statement(raising_app, caplog)
     response = Client(raising_app.test_client()).get("/api/v1/_test/db-down")
     assert_unavailable(response, json=True)
     assert response.headers["X-Request-ID"] and response.headers["Content-Security-Policy"]
-    warnings = [r for r in caplog.records if r.name == "app.errors" and r.levelname == "WARNING"]
+    warnings = [r for r in caplog.records if r.name == "app.core.errors" and r.levelname == "WARNING"]
     assert len(warnings) == 1 and warnings[0].exc_info is None
     line = warnings[0].getMessage()
     assert "database unavailable" in line and "ConnectionRefusedError: connection refused" in line

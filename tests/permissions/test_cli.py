@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.core.actor import Actor
+from app.core.errors import Forbidden
 from app.core.mixins import utcnow
 from app.core.models import Role, User
-from app.errors import Forbidden
 from app.extensions import db
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.resolver import policy_version

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.mixins import utcnow
 from app.core.models import Membership, Role
-from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.permissions import catalogue
 from app.permissions.models import Effect, PermissionRule

@@ -16,11 +16,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.auth.forms import LoginForm
 from app.core.actor import Actor
+from app.core.errors import ValidationFailed
 from app.core.fieldadapters import Checked
 from app.core.fields import check_cidrs, check_password, check_reason
 from app.core.mixins import utcnow
 from app.core.models import Role, Tenant, User
-from app.errors import ValidationFailed
 from app.extensions import db
 from app.permissions.api import CreateRule
 from app.permissions.forms import RuleForm

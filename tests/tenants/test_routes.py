@@ -85,7 +85,7 @@ def test_settings_refuse_bad_input_and_keep_what_was_stored(client, auth, member
 
 
 def test_settings_service_rejects_what_the_form_would_not_catch(app, member_of):
-    from app.errors import ValidationFailed
+    from app.core.errors import ValidationFailed
     from app.tenants.services import update_settings
 
     user, tenant = member_of(Role.ADMIN)

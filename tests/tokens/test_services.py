@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.core.actor import Actor
+from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.mixins import utcnow
 from app.core.models import Role
-from app.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
@@ -275,7 +275,7 @@ def test_list_tokens_other_filters_and_pages(zoo, member_of):
 def test_get_token_is_tenant_and_owner_bound(zoo, member_of):
     tenant, admin, member, tokens = zoo
     other_admin, other = member_of(Role.ADMIN)
-    from app.errors import NotFound
+    from app.core.errors import NotFound
 
     assert services.get_token(tenant, tokens["member"].id, viewer=member).id == tokens["member"].id
     with pytest.raises(NotFound):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.errors import Conflict, NotFound
+from app.core.errors import Conflict, NotFound
 from tests.conftest import Client, make_app
 
 
