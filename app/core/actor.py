@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from app.core.models import User
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -13,7 +12,8 @@ class Actor:
     the bearer token the user acts through (None for a signed-in person): a token's scope caps what it may
     create or rotate, whatever its owner may do."""
 
-    user: User
+    #: the person (users.models.User: its `id` and `is_operator` are what the kernel reads)
+    user: Any
     ip: str = ""
     user_agent: str = ""
     request_id: str = ""

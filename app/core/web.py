@@ -12,7 +12,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
 from sqlalchemy import select
 
+from app.core.actor import Actor
 from app.core.mixins import utcnow
+from app.core.request_state import state
 from app.core.models import Membership, Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
 from app.core.security import request_id
@@ -128,6 +130,16 @@ def register_templates(app: Flask) -> None:
         }
 
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+
+
+def current_actor() -> Actor:
+    """Who acts in this request, built once and kept in the request state: the bearer check sets it for an API
+    request (the token's owner, with the token's scope); for a page it is the signed-in person. Every route
+    passes this to the services it calls."""
+    actor = state.actor
+    if actor is None:
+        actor = state.actor = Actor(user=current_user._get_current_object(), **request_meta())
+    return actor
 
 
 def request_meta() -> dict[str, str]:

@@ -1,0 +1,65 @@
+"""Request state: every value one request keeps in `flask.g`, declared here once with its type and meaning.
+
+Code reads and writes these through `state` (`state.tenant`, `state.no_store = True`), never through `g` with a
+string: a misspelt key fails loudly here instead of reading None forever, and this is the one list to look at
+when asking "what does a request carry?". Domain types are named in comments, not imported: the kernel knows no
+domain.
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+from typing import Any
+
+from flask import g
+
+from app.core.actor import Actor
+
+
+class RequestState:
+    """The typed keys of `flask.g`. Unset keys read as None (False for the flags)."""
+
+    #: the tenant of a `/t/<slug>/` page (tenants.models.Tenant), resolved before the view
+    tenant: Any
+    #: the signed-in person's membership in that tenant (users.models.Membership); None for an operator looking in
+    membership: Any
+    #: the signed-in person's compiled policy in that tenant (permissions.policy.Policy), loaded once
+    policy: Any
+    #: the authenticated bearer of an API request (app.api.auth.Bearer)
+    bearer: Any
+    #: who acts in this request: built once, by the sign-in check (pages) or the bearer check (API)
+    actor: Actor | None
+    #: the tenancy guard's token while a tenant is current (reset when the request ends)
+    tenant_token: Token | None
+    #: the response holds a secret: `Cache-Control: no-store`
+    no_store: bool
+    #: this request's CSP nonce (app.core.security)
+    csp_nonce: str | None
+    #: this request's id (app.core.security)
+    request_id: str | None
+
+    _FLAGS = frozenset({"no_store"})
+
+    def __getattr__(self, name: str):
+        if name not in RequestState.__annotations__:
+            raise AttributeError(f"request state has no key {name!r}: declare it in app/core/request_state.py")
+        return g.get(name, False if name in self._FLAGS else None)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name not in RequestState.__annotations__:
+            raise AttributeError(f"request state has no key {name!r}: declare it in app/core/request_state.py")
+        setattr(g, name, value)
+
+    def pop(self, name: str):
+        """Remove `name` and return what it held (None when unset)."""
+        if name not in RequestState.__annotations__:
+            raise AttributeError(f"request state has no key {name!r}")
+        return g.pop(name, None)
+
+    def has(self, name: str) -> bool:
+        """True when `name` was set in this request (a None value included)."""
+        return name in g
+
+
+#: the one way to reach request state
+state = RequestState()
