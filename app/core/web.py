@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from app.core.actor import Actor
 from app.core.mixins import utcnow
-from app.core.request_state import state
 from app.core.models import Membership, Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
+from app.core.request_state import state
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
 from app.core.ui import nav_items
