@@ -44,9 +44,10 @@ from app import create_app  # noqa: E402
 from app.core import tokencodec  # noqa: E402
 from app.core.crypto import crypto  # noqa: E402
 from app.core.mixins import utcnow  # noqa: E402
-from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.tenants.models import Tenant  # noqa: E402
 from app.tokens.models import ApiToken, Scope, TokenUsageLog  # noqa: E402
+from app.users.models import Membership, Profile, Role, User, UserStatus  # noqa: E402
 
 BUDGET_P95_RATIO = 1.5  # /me p95 at most 1.5x the floor's, at 16 connections
 BUDGET_RPS_RATIO = 0.70  # /me requests per second at least 70 % of the floor's

@@ -28,11 +28,12 @@ from flask_babel import lazy_gettext as _l  # noqa: E402
 from sqlalchemy import func, insert, select, text, update  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.permissions import catalogue  # noqa: E402
 from app.permissions.models import Effect, PermissionRule, PolicyVersion  # noqa: E402
 from app.permissions.resolver import cache, load_policy, policy_version  # noqa: E402
+from app.tenants.models import Tenant  # noqa: E402
+from app.users.models import Membership, Profile, Role, User, UserStatus  # noqa: E402
 
 BUDGET_CACHED_NS = 50_000
 BUDGET_UNCACHED_NS = 2_000_000

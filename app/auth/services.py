@@ -9,10 +9,10 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
-from app.core.fields import email_key
 from app.core.mixins import utcnow
-from app.core.models import PASSWORD_METHOD, Profile, User, UserStatus
 from app.extensions import db
+from app.users.models import PASSWORD_METHOD, Profile, User, UserStatus
+from app.users.services import normalise_email
 
 # Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
 _DUMMY_HASH = generate_password_hash("hubx-timing-equaliser", method=PASSWORD_METHOD)
@@ -35,11 +35,6 @@ class SignInResult:
     @property
     def ok(self) -> bool:
         return self.user is not None
-
-
-def normalise_email(email: str) -> str:
-    """The stored form of an email, for look-ups (the one email check's normalisation; app.core.fields)."""
-    return email_key(email)
 
 
 def authenticate(email: str, password: str, *, ip: str, user_agent: str, request_id: str) -> SignInResult:

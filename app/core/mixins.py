@@ -1,10 +1,10 @@
-"""Model mixins every table uses: timestamps, soft delete, tenant ownership."""
+"""Model mixins every table uses: timestamps, soft delete, tenant ownership; portable column types."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, TypeDecorator
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, TypeDecorator
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
@@ -28,6 +28,13 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def string_enum(enum_cls, name: str) -> Enum:
+    """A column type for a string `enum.Enum`: stored as its values in a plain string column with a CHECK
+    constraint named `name` (portable, and a new value needs no type migration)."""
+    return Enum(enum_cls, name=name, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e], create_constraint=True)
 
 
 class TimestampMixin:

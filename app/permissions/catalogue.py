@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.core.models import Role
+from app.users.models import Role
 
 
 @dataclass(frozen=True)

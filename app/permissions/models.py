@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.mixins import SoftDeleteMixin, TenantGuarded, TimestampMixin, UTCDateTime, utcnow
-from app.core.models import User, _enum
+from app.core.mixins import SoftDeleteMixin, TenantGuarded, TimestampMixin, UTCDateTime, string_enum, utcnow
 from app.extensions import db
+from app.users.models import User
 
 
 class Effect(enum.StrEnum):
@@ -34,7 +34,7 @@ class PermissionRule(TenantGuarded, TimestampMixin, SoftDeleteMixin, db.Model):
     #: the user it is about
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False)
     #: allow or deny; deny beats allow wherever they meet
-    effect: Mapped[Effect] = mapped_column(_enum(Effect, "permission_effect"), nullable=False)
+    effect: Mapped[Effect] = mapped_column(string_enum(Effect, "permission_effect"), nullable=False)
     #: catalogue module, e.g. `tokens`
     module: Mapped[str] = mapped_column(String(32), nullable=False)
     #: catalogue action, e.g. `create`; NULL means every action of the module

@@ -15,9 +15,9 @@ from typing import NamedTuple
 from flask_babel import lazy_gettext as _l
 
 from app.core.mixins import utcnow
-from app.core.models import Role, UserStatus
 from app.permissions import catalogue
 from app.permissions.models import Effect, PermissionRule
+from app.users.models import Role, UserStatus
 
 
 class CompiledRule(NamedTuple):

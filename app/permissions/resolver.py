@@ -14,10 +14,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import NoResultFound
 
-from app.core.models import Membership, Profile, Tenant, User
 from app.extensions import db
 from app.permissions.models import PermissionRule, PolicyVersion
 from app.permissions.policy import Decision, Policy, Subject
+from app.tenants.models import Tenant
+from app.users.models import Membership, Profile, User
 
 CACHE_KEY = "hubx_policy_cache"
 RULE_COLUMNS = (PermissionRule.id, PermissionRule.effect, PermissionRule.module, PermissionRule.action,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.models import Role
 from app.core.web import safe_next
+from app.users.models import Role
 from tests.tokens.helpers import recorded_sql
 
 # Forms that browsers (or a decoding step) turn into another origin, and other non-paths.

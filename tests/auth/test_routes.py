@@ -3,8 +3,8 @@
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.core.models import Profile, Role, UserStatus
 from app.extensions import db
+from app.users.models import Profile, Role, UserStatus
 
 
 def test_login_page_renders(client):

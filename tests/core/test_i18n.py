@@ -13,7 +13,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from app.core.models import Role
+from app.users.models import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_DIR = ROOT / "app"

@@ -10,9 +10,9 @@ import pytest
 from werkzeug.routing import Map, Rule
 
 from app.core.inputs import ID_MAX, IdConverter, parse_id, unstorable, unstorable_field, unstorable_json
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services
+from app.users.models import Role
 from tests.security.route_table import api_routes
 
 DEEP_BODIES = ("[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000)

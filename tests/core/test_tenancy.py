@@ -2,9 +2,10 @@
 
 from sqlalchemy import select
 
-from app.core.models import Membership, Role, Tenant
 from app.core.tenancy import current_tenant_id, tenant_scope
 from app.extensions import db
+from app.tenants.models import Tenant
+from app.users.models import Membership, Role
 
 
 def test_guard_hides_other_tenants_rows(member_of, create_tenant):

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app.core.mixins import utcnow
-from app.core.models import Tenant
 from app.extensions import db
+from app.tenants.models import Tenant
 from jobs import enqueue
 from jobs.maintenance import purge_soft_deleted
 

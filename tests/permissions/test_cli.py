@@ -13,11 +13,11 @@ from app.audit.models import AuditEvent
 from app.core.actor import Actor
 from app.core.errors import Forbidden
 from app.core.mixins import utcnow
-from app.core.models import Role, User
 from app.extensions import db
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.resolver import policy_version
 from app.permissions.services import create_rule
+from app.users.models import Role, User
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.resolver import cache
+from app.users.models import Role
 
 
 @pytest.mark.config(FEATURE_MODULE_DENY_403=False)

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.resolver import policy_version
+from app.users.models import Role
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from app.core.models import Role
+from app.users.models import Role
 
 STATIC = Path(__file__).resolve().parents[2] / "app" / "static" / "vendor"
 

@@ -20,19 +20,21 @@ from app.core.errors import ValidationFailed
 from app.core.fieldadapters import Checked
 from app.core.fields import check_cidrs, check_password, check_reason
 from app.core.mixins import utcnow
-from app.core.models import Role, Tenant, User
 from app.extensions import db
 from app.permissions.api import CreateRule
 from app.permissions.forms import RuleForm
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
 from app.tenants.forms import GeneralSettingsForm
-from app.tenants.services import create_user, update_settings, validate_password
+from app.tenants.models import Tenant
+from app.tenants.services import update_settings
 from app.tokens import routes as token_routes
 from app.tokens import services as token_services
 from app.tokens.api import CreateToken, TokenQuery
 from app.tokens.forms import LimitsForm
 from app.tokens.models import ApiToken
+from app.users.models import Role, User
+from app.users.services import create_user, validate_password
 from tests.conftest import PASSWORD
 
 MINUS_3 = timezone(timedelta(hours=-3))

@@ -12,12 +12,13 @@ import pytest
 from sqlalchemy import select
 
 from app.core.actor import Actor
-from app.core.models import Role, Tenant, User
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
+from app.tenants.models import Tenant
 from app.tokens import services
 from app.tokens.models import ApiToken
+from app.users.models import Role, User
 from tests.security.route_table import CEILING
 from tests.tokens.helpers import problem_of
 

@@ -3,9 +3,9 @@
 import pytest
 from flask import url_for
 
-from app.core.models import Role
 from app.extensions import db
 from app.permissions import catalogue
+from app.users.models import Role
 from tests.security.route_table import ROUTES, api_routes
 
 

@@ -26,12 +26,12 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import delete
 
 from app.core.actor import Actor
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
 from app.tokens import services, usage
+from app.users.models import Role
 from tests.security.route_table import api_routes
 
 OPENAPI = "/api/v1/openapi.json"

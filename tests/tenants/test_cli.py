@@ -2,8 +2,9 @@
 
 from sqlalchemy import select
 
-from app.core.models import Membership, Role, Tenant, User
 from app.extensions import db
+from app.tenants.models import Tenant
+from app.users.models import Membership, Role, User
 
 
 def test_create_tenant_with_new_owner_from_stdin(app):

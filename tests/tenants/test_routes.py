@@ -3,8 +3,9 @@
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.core.models import Role, Tenant
 from app.extensions import db
+from app.tenants.models import Tenant
+from app.users.models import Role
 
 
 def test_dashboard_shows_cards_and_role(client, auth, member_of):
@@ -24,7 +25,7 @@ def test_home_without_tenant(client, auth, create_user):
 def test_tenant_switcher_lists_every_membership(client, auth, member_of, create_tenant):
     user, first = member_of(Role.ADMIN)
     second = create_tenant(name="Second Org")
-    from app.core.models import Membership
+    from app.users.models import Membership
 
     db.session.add(Membership(tenant_id=second.id, user_id=user.id, role=Role.MEMBER))
     db.session.commit()

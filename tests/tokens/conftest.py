@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.models import Role, Tenant, User
 from app.extensions import db
+from app.tenants.models import Tenant
 from app.tokens import services, usage
+from app.users.models import Role, User
 from tests.tokens.helpers import Issued
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import event
 
-from app.core.models import Tenant, User
 from app.extensions import db
+from app.tenants.models import Tenant
 from app.tokens.models import ApiToken
+from app.users.models import User
 
 
 @dataclass

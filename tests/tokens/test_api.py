@@ -17,12 +17,12 @@ from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
 from app.tokens import services, usage
 from app.tokens.models import ApiToken, Scope
+from app.users.models import Role
 from tests.security.route_table import api_routes
 from tests.tokens.helpers import problem_of
 

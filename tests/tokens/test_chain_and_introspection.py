@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from app.core.mixins import utcnow
-from app.core.models import Membership, Profile, Role, UserStatus
 from app.extensions import db
 from app.tokens.models import ApiToken
+from app.users.models import Membership, Profile, Role, UserStatus
 from tests.tokens.helpers import problem_of
 
 TOKENS = "/api/v1/tokens"

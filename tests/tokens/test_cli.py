@@ -12,10 +12,10 @@ from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken
+from app.users.models import Role
 
 TOKEN_LINE = re.compile(r"^hbx_p_[0-9A-Za-z]{36}\n$")
 

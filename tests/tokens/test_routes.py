@@ -14,11 +14,11 @@ from app.audit.models import AuditEvent
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.services import create_rule
 from app.tokens import services
 from app.tokens.models import ApiToken
+from app.users.models import Role
 
 SECRET_RE = re.compile(r'value="(hbx_p_[0-9A-Za-z]+)"')
 CREATE = {"HX-Target": "div#tokens-create"}

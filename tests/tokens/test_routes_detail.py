@@ -8,10 +8,10 @@ import re
 import pytest
 
 from app.core.actor import Actor
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken
+from app.users.models import Role
 from tests.tokens.test_routes import SECRET_RE, make_token
 
 DETAIL = {"HX-Target": "div#token-detail"}

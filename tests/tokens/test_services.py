@@ -12,10 +12,10 @@ from app.audit.models import AuditEvent
 from app.core.actor import Actor
 from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
+from app.users.models import Role
 
 
 def _events(action: str) -> list[AuditEvent]:

@@ -1,6 +1,6 @@
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services, usage
+from app.users.models import Role
 
 
 def test_me_with_a_token(client, member_of):

@@ -1,4 +1,4 @@
-"""The kernel's tables: Tenant, User, Membership (with its Role) and Profile."""
+"""The users domain's tables: User, Profile and Membership (with its Role)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,21 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, utcnow
+from app.core.mixins import (
+    SoftDeleteMixin,
+    TenantScopedMixin,
+    TimestampMixin,
+    UTCDateTime,
+    string_enum,
+    utcnow,
+)
 from app.extensions import db
+from app.tenants.models import Tenant
 
 # Werkzeug's scrypt (n=2**15, r=8, p=1), the OWASP-recommended memory-hard choice.
 PASSWORD_METHOD = "scrypt"  # noqa: S105 (a hash method name)
@@ -53,32 +61,6 @@ class UserStatus(enum.StrEnum):
     ACTIVE = "active"
     BLOCKED = "blocked"
     INACTIVE = "inactive"
-
-
-def _enum(enum_cls, name: str) -> Enum:
-    # Stored as plain strings with a CHECK constraint: portable, and new values need no type migration.
-    return Enum(enum_cls, name=name, native_enum=False, length=16,
-                values_callable=lambda e: [m.value for m in e], create_constraint=True)
-
-
-class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
-    """An organisation on the platform; every tenant-owned row points here."""
-
-    __tablename__ = "tenant"
-
-    #: surrogate key
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    #: URL name, `/t/<slug>/...`; lower-case letters, digits and dashes
-    slug: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
-    #: display name
-    name: Mapped[str] = mapped_column(String(120), nullable=False)
-    #: IANA time zone used to show times to this tenant's people
-    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="America/Sao_Paulo")
-    #: locale for members who have not chosen one (pt_BR or en)
-    default_locale: Mapped[str] = mapped_column(String(8), nullable=False, default="pt_BR")
-
-    def __repr__(self) -> str:
-        return f"<Tenant {self.slug}>"
 
 
 class User(UserMixin, TimestampMixin, SoftDeleteMixin, db.Model):
@@ -123,7 +105,7 @@ class Membership(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
     #: the member
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     #: the member's role in this tenant
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"), nullable=False, default=Role.MEMBER)
+    role: Mapped[Role] = mapped_column(string_enum(Role, "role"), nullable=False, default=Role.MEMBER)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
@@ -142,7 +124,7 @@ class Profile(TimestampMixin, db.Model):
     )
     #: account status; only `active` may sign in
     status: Mapped[UserStatus] = mapped_column(
-        _enum(UserStatus, "user_status"), nullable=False, default=UserStatus.ACTIVE
+        string_enum(UserStatus, "user_status"), nullable=False, default=UserStatus.ACTIVE
     )
     #: sign-in refused until this time (temporary lock); NULL when not locked
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,29 @@
+"""The tenants domain's table: Tenant, the organisation every tenant-owned row points to."""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.mixins import SoftDeleteMixin, TimestampMixin
+from app.extensions import db
+
+
+class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
+    """An organisation on the platform; every tenant-owned row points here."""
+
+    __tablename__ = "tenant"
+
+    #: surrogate key
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: URL name, `/t/<slug>/...`; lower-case letters, digits and dashes
+    slug: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    #: display name
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    #: IANA time zone used to show times to this tenant's people
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="America/Sao_Paulo")
+    #: locale for members who have not chosen one (pt_BR or en)
+    default_locale: Mapped[str] = mapped_column(String(8), nullable=False, default="pt_BR")
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"
