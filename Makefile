@@ -38,7 +38,7 @@ run: install
 
 # The whole suite on SQLite (with coverage and the browser journeys), then again on PostgreSQL
 # when TEST_DATABASE_URL is set.
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
@@ -48,8 +48,11 @@ test: install-test
 e2e: install-test
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
 
+# Style (ruff) and the import contracts of pyproject.toml (import-linter: the layers, each domain's private
+# modules, jobs never importing pages); `make test` runs this first.
 lint: install-test
 	$(BIN)/ruff check app jobs tests bench
+	$(BIN)/lint-imports --no-cache
 
 bench: install-test
 	@echo "see bench/README.md"

@@ -89,9 +89,11 @@ def register_web(app: Flask) -> None:
     from app.core.errors import register_errors
     from app.core.http import pages_only, register_request_kinds
     from app.core.inputs import refuse_unstorable_page_input, register_converters
+    from app.core.ratelimit import limiter
     from app.core.security import register_security
     from app.core.web import register_templates, register_tenancy, register_tenant_reset
-    from app.extensions import csrf, limiter, login_manager
+    from app.extensions import csrf, login_manager
+    from app.users import register_users
 
     register_request_kinds(app)
     register_converters(app)
@@ -102,23 +104,27 @@ def register_web(app: Flask) -> None:
         csrf.init_app(app)
         limiter.init_app(app)
         login_manager.init_app(app)
+        register_users(login_manager)  # the user loader; the tenant switcher's memberships
         app.before_request(refuse_unstorable_page_input)  # before tenancy looks the slug up (API: check_body)
         register_tenancy(app)
     register_templates(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    """One blueprint per domain."""
+    """One blueprint per domain. A domain's package holds its blueprint and catalogue declarations only; importing
+    its `routes` (and `ui`) modules here is what puts the views on it, so importing a domain's models or services
+    never pulls in the web layer."""
     from app.api import register_api
-    from app.auth import bp as auth_bp
+    from app.auth import routes as auth_routes
     from app.core.health import bp as health_bp
-    from app.permissions import bp as permissions_bp
+    from app.permissions import routes as permission_routes
     from app.permissions.api import bp as permissions_api
-    from app.tenants import bp as tenants_bp
-    from app.tokens import bp as tokens_bp
+    from app.tenants import routes as tenant_routes
+    from app.tokens import routes as token_routes
+    from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
     from app.tokens.api import bp as tokens_api
 
-    for bp in (health_bp, auth_bp, tenants_bp, permissions_bp, tokens_bp):
+    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 

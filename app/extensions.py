@@ -1,14 +1,12 @@
-"""Unbound extensions, bound to the app in create_app."""
+"""Unbound extensions, bound to the app in create_app. They import nothing of the application (the rate
+limiter, keyed by the kernel's client address, is `app.core.ratelimit.limiter`)."""
 
 from flask_babel import Babel
-from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
-
-from app.core.net import client_ip
 
 # Stable constraint names, so Alembic migrations are reproducible on SQLite and PostgreSQL.
 NAMING = {
@@ -24,5 +22,4 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
-limiter = Limiter(key_func=client_ip)
 

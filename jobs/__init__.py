@@ -12,17 +12,12 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, has_app_context
 
+from app.core.redis_client import redis_connection
+
 log = logging.getLogger(__name__)
 
 QUEUE = "default"
 _worker_app: Flask | None = None
-
-
-def redis_connection():
-    """A Redis client for the current app's REDIS_URL."""
-    from redis import Redis
-
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
 
 
 def enqueue(func: Callable, *args, **kwargs):

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import current_app
-from sqlalchemy import delete
-
-from app.core.mixins import SoftDeleteMixin, utcnow
-from app.extensions import db
+from app.core import retention
 from jobs import job
-
-
-def soft_delete_models() -> list[type]:
-    """Every mapped model with soft delete, children before parents (tenant last)."""
-    from app.models import import_models
-
-    import_models()
-    models = [m.class_ for m in db.Model.registry.mappers if issubclass(m.class_, SoftDeleteMixin)]
-    order = {t: i for i, t in enumerate(reversed(db.metadata.sorted_tables))}
-    return sorted(models, key=lambda m: order[m.__table__])
 
 
 @job
 def purge_soft_deleted(retention_days: int | None = None) -> dict[str, int]:
     """Hard-delete rows soft-deleted more than `retention_days` ago; returns counts per table."""
-    days = retention_days if retention_days is not None else current_app.config["SOFT_DELETE_RETENTION_DAYS"]
-    cutoff = utcnow() - timedelta(days=days)
-    counts = {}
-    for model in soft_delete_models():
-        result = db.session.execute(
-            delete(model).where(model.deleted_at.is_not(None), model.deleted_at < cutoff)
-            .execution_options(include_deleted=True, all_tenants=True, synchronize_session=False)
-        )
-        counts[model.__tablename__] = result.rowcount
-    db.session.flush()
-    return counts
+    return retention.purge_soft_deleted(retention_days)

@@ -16,9 +16,11 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import TestConfig
-from app.core.models import Membership, Role, Tenant, User, UserStatus
-from app.extensions import db, limiter
+from app.core.ratelimit import limiter
+from app.extensions import db
 from app.permissions.resolver import cache
+from app.tenants.models import Tenant
+from app.users.models import Membership, Role, User, UserStatus
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (test credential)
 _seq = itertools.count(1)
@@ -137,7 +139,7 @@ def create_tenant(app):
 @pytest.fixture
 def create_user(app, create_tenant):
     """create_user(email=None, *, tenant=None, role=Role.MEMBER, status=active, password=PASSWORD) -> User."""
-    from app.tenants.services import create_user as make_user
+    from app.users.services import create_user as make_user
 
     def _create(email: str | None = None, *, tenant: Tenant | None = None, role: Role = Role.MEMBER,
                 status: UserStatus = UserStatus.ACTIVE, password: str = PASSWORD, name: str = "") -> User:
@@ -159,6 +161,21 @@ def member_of(create_user, create_tenant):
         return create_user(tenant=tenant, role=role, **kwargs), tenant
 
     return _create
+
+
+@pytest.fixture
+def add_rule(app):
+    """add_rule(actor, tenant, subject, effect="deny", target="settings.*", **kw) -> PermissionRule (committed),
+    made by the service acting as `actor` (a User); `kw` as `create_rule` takes them (reason, resource, ...)."""
+    from app.core.actor import Actor
+    from app.permissions.services import create_rule
+
+    def _add(actor: User, tenant: Tenant, subject: User, effect: str = "deny", target: str = "settings.*", **kwargs):
+        rule = create_rule(Actor(actor), tenant, user_id=subject.id, effect=effect, target=target, **kwargs)
+        db.session.commit()
+        return rule
+
+    return _add
 
 
 @pytest.fixture
@@ -204,11 +221,26 @@ class Client:
             self.get("/auth/login", follow_redirects=True)
         return self.csrf
 
-    def post(self, url, data=None, *, csrf: bool = True, htmx: bool = False, headers=None, **kwargs):
+    def nonce(self) -> str:
+        """A fresh one-time form nonce, as a freshly rendered form carries (app/core/formnonce.py)."""
+        from app.core.formnonce import issue
+
+        def _issue() -> str:
+            with self.raw.application.app_context():
+                return issue()
+
+        return contextvars.Context().run(_issue)
+
+    def post(self, url, data=None, *, csrf: bool = True, nonce: bool = True, htmx: bool = False, headers=None,
+             **kwargs):
+        """POST like a browser sends a form it was shown: with the CSRF token and a fresh form nonce (pass
+        `form_nonce` in `data` to send one again)."""
         data = dict(data or {})
         headers = dict(headers or {})
         if csrf:
             data.setdefault("csrf_token", self.token())
+        if nonce:
+            data.setdefault("form_nonce", self.nonce())
         if htmx:
             headers.update({"HX-Request": "true", "X-CSRFToken": self.token()})
         return self.open("post", url, data=data, headers=headers, **kwargs)

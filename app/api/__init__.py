@@ -17,8 +17,10 @@ from spectree.models import SecuritySchemeData
 
 from app.core.errors import PROBLEM_JSON, DomainError, NotFound, ValidationFailed, render_error
 from app.core.fieldadapters import refused_field
+from app.core.http import register_api_page
 from app.core.inputs import BODILESS, ID_MAX, InvalidCharacters, unstorable_field, unstorable_json, unstorable_path
-from app.extensions import csrf, limiter
+from app.core.ratelimit import limiter
+from app.extensions import csrf
 
 PREFIX = "/api/v1"
 
@@ -186,6 +188,7 @@ spec = ApiSpec(
 )
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
+register_api_page(f"{PREFIX}/docs")  # the reference is read in a browser: a page, with the portal's layout
 
 
 @bp.get("/openapi.json")

@@ -10,8 +10,8 @@ from app.auth import bp
 from app.auth.forms import LoginForm
 from app.auth.services import authenticate, record_sign_out
 from app.core.mixins import utcnow
+from app.core.ratelimit import limiter
 from app.core.web import request_meta, safe_next
-from app.extensions import limiter
 from app.permissions.resolver import warm_up
 
 

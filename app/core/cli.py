@@ -7,6 +7,7 @@ from flask import Flask
 from sqlalchemy import Text, select, type_coerce, update
 
 from app.core.crypto import EncryptedText, crypto
+from app.core.retention import purge_soft_deleted
 from app.extensions import db
 
 
@@ -63,8 +64,6 @@ def register_core_commands(app: Flask) -> None:
     @click.option("--days", type=int, default=None, help="Retention in days (default SOFT_DELETE_RETENTION_DAYS).")
     def purge_deleted_cmd(days: int | None) -> None:
         """Hard-delete rows soft-deleted longer ago than the retention period."""
-        from jobs.maintenance import purge_soft_deleted
-
         counts = purge_soft_deleted(days)
         db.session.commit()
         for table, count in counts.items():

@@ -95,3 +95,61 @@ def validated(field: str, check: Callable, value, *args, optional: bool = False)
         return check(value, *args)
     except FieldInvalid as exc:
         raise ValidationFailed(exc.message, field=field) from None
+
+
+class FieldErrors:
+    """Every field refusal of one service call, raised together, so a form (or an API client) hears of all of
+    them at once instead of one per try.
+
+        with FieldErrors() as errors:
+            name = errors.collect(validated, "name", check_token_name, name)
+            rate = errors.collect(_check_rate_limit, rate)
+            if not 1 <= days <= 3650:
+                errors.refuse("days", _l("1 to 3650 days."))
+
+    `collect(fn, *args)` returns `fn(*args)`, or None after keeping the `ValidationFailed` it raised (other
+    refusals, a 403 or a 409 about the state of things, leave at once); `refuse(field, message)` keeps one the
+    caller found itself. Leaving the block with refusals kept
+    raises one `ValidationFailed`: the first field and message as its `field` and `detail`, and every one of
+    them in `errors`, as the API's request validation lists them (`[{"loc": [field], "msg": ..., "type": ...}]`,
+    an error's extra, so problem+json carries it too): one shape for the client whichever layer refused."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def collect(self, fn: Callable, *args, **kwargs):
+        """`fn(*args, **kwargs)`, or None when it refused a field (the refusal is kept)."""
+        try:
+            return fn(*args, **kwargs)
+        except ValidationFailed as exc:
+            for field, message in errors_of(exc).items():
+                self.errors.setdefault(field or "", message)
+            return None
+
+    def refuse(self, field: str, message) -> None:
+        """Keep a refusal of `field` found by the caller's own test."""
+        self.errors.setdefault(field, str(message))
+
+    def __enter__(self) -> FieldErrors:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None and self.errors:
+            field, message = next(iter(self.errors.items()))
+            errors = [{"loc": [name] if name else [], "msg": text, "type": "value_error"}
+                      for name, text in self.errors.items()]
+            raise ValidationFailed(message, field=field or None, errors=errors)
+        return False
+
+
+def errors_of(exc: ValidationFailed | Exception) -> dict[str | None, str]:
+    """Every field of a refusal with its (first) message: its `errors` list when it has one, else its one field
+    (None: the form as a whole)."""
+    collected = getattr(exc, "extra", {}).get("errors")
+    if collected:
+        found: dict[str | None, str] = {}
+        for error in collected:
+            loc = error.get("loc") or [None]
+            found.setdefault(str(loc[0]) if loc[0] is not None else None, str(error.get("msg", "")))
+        return found
+    return {getattr(exc, "field", None): getattr(exc, "detail", None) or str(getattr(exc, "title", exc))}

@@ -245,6 +245,18 @@ def one_of(choices: Iterable[str], message=None) -> Callable[[object], str]:
     return check
 
 
+def in_range(low: int, high: int, message) -> Callable[[object], int]:
+    """A check accepting a whole number from `low` to `high` (a bool is not a number here)."""
+
+    def check(value) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise FieldInvalid(message)
+        return value
+
+    check.low, check.high = low, high
+    return check
+
+
 # ---------------------------------------------------------------- IP rules
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from app.extensions import csrf, db, limiter
+from app.core.ratelimit import limiter
+from app.core.redis_client import redis_connection
+from app.extensions import csrf, db
 
 bp = Blueprint("health", __name__)
 
@@ -29,8 +31,6 @@ def readyz():
         db.session.rollback()
         checks["database"] = f"error: {type(exc).__name__}"
     if current_app.config["REDIS_URL"]:
-        from jobs import redis_connection
-
         try:
             redis_connection().ping()
             checks["redis"] = "ok"

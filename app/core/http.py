@@ -10,8 +10,14 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.utils import cached_property
 
 API_PREFIX = "/api/"
-#: pages that live under the API's prefix: the reference a person reads in a browser, with the portal's layout
-API_PAGES = frozenset({"/api/v1/docs"})
+#: pages that live under the API's prefix (the reference a person reads in a browser, with the portal's layout):
+#: registered by the API package (`register_api_page`), not known here
+API_PAGES: set[str] = set()
+
+
+def register_api_page(path: str) -> None:
+    """Serve `path`, under the API prefix, as a page: cookie session, CSRF, sign-in state, the page CSP."""
+    API_PAGES.add(path)
 
 
 class HubxRequest(Request):

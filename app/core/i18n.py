@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context, request, session
+from collections.abc import Callable
+
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
+from app.core.request_state import state
 from app.extensions import babel
 
 LOCALES = {"pt_BR": "Português (Brasil)", "en": "English"}
+
+
+# Functions a package registers to tell the language and time zone of a request that has no page tenant (the API
+# tells its credential's tenant's); the first that answers wins.
+_LOCALE_HINTS: list[Callable[[], str | None]] = []
+_TIMEZONE_HINTS: list[Callable[[], str | None]] = []
+
+
+def register_locale_hint(locale: Callable[[], str | None], timezone: Callable[[], str | None]) -> None:
+    """Let a package say the locale and time zone of requests it authenticates (None: no opinion)."""
+    if locale not in _LOCALE_HINTS:
+        _LOCALE_HINTS.append(locale)
+    if timezone not in _TIMEZONE_HINTS:
+        _TIMEZONE_HINTS.append(timezone)
+
+
+def _hint(hints: list[Callable[[], str | None]]) -> str | None:
+    for hint in hints:
+        answer = hint()
+        if answer:
+            return answer
+    return None
 
 
 def select_locale() -> str:
@@ -19,10 +44,10 @@ def select_locale() -> str:
     if current_user and current_user.is_authenticated and current_user.profile is not None:
         chosen = current_user.profile.locale
     chosen = chosen or session.get("locale")
-    if not chosen and g.get("tenant") is not None:
-        chosen = g.tenant.default_locale
-    if not chosen and g.get("bearer") is not None:  # an API request: its token's tenant
-        chosen = g.bearer.policy.subject.tenant_locale
+    if not chosen and state.tenant is not None:
+        chosen = state.tenant.default_locale
+    if not chosen:  # an API request: what its credential says (its tenant's language)
+        chosen = _hint(_LOCALE_HINTS)
     if chosen in LOCALES:
         return chosen
     best = request.accept_languages.best_match(["pt-BR", "pt", "en"])
@@ -33,10 +58,10 @@ def select_locale() -> str:
 
 def select_timezone() -> str:
     """Times are shown in the current tenant's zone, UTC elsewhere."""
-    tenant, bearer = g.get("tenant"), g.get("bearer")
+    tenant = state.tenant
     if tenant is not None:
         return tenant.timezone
-    return bearer.policy.subject.tenant_timezone if bearer is not None else "UTC"
+    return _hint(_TIMEZONE_HINTS) or "UTC"
 
 
 def init_i18n(app: Flask) -> None:

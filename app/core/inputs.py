@@ -48,6 +48,20 @@ def parse_id(value) -> int | None:
     return number if 0 < number <= ID_MAX else None
 
 
+#: the highest page number a list's URL may ask for (past the end, a page shows its last page anyway)
+PAGE_MAX = 100_000
+
+
+def parse_page(value) -> int:
+    """A page number typed as text (`?page=`): 1 for anything that is not an id, at most PAGE_MAX."""
+    return min(parse_id(value) or 1, PAGE_MAX)
+
+
+def parse_text(value, limit: int = 100) -> str:
+    """Free text typed in a list's filter (`?q=`): trimmed, at most `limit` characters, "" for nothing."""
+    return str(value or "").strip()[:limit]
+
+
 class InvalidCharacters(ValidationFailed):
     code = "invalid_characters"
     title = _l("The request contains characters that cannot be stored (a NUL byte or an unpaired surrogate).")

@@ -14,7 +14,8 @@ import zlib
 ALPHABET = string.digits + string.ascii_letters  # base62
 BODY_LENGTH = 30
 CHECKSUM_LENGTH = 6
-KINDS = {"p": "personal API token"}
+#: kind letter -> what it is; each domain registers its own (`register_kind`), the codec knows none
+KINDS: dict[str, str] = {}
 _TOKEN_RE = re.compile(rf"^hbx_([a-z])_([0-9A-Za-z]{{{BODY_LENGTH + CHECKSUM_LENGTH}}})$")
 
 
@@ -29,6 +30,15 @@ def _base62(number: int, width: int) -> str:
 def checksum(text: str) -> str:
     """6 base62 characters of the CRC32 of `text` (62**6 > 2**32, so nothing is lost)."""
     return _base62(zlib.crc32(text.encode()), CHECKSUM_LENGTH)
+
+
+def register_kind(letter: str, label: str) -> None:
+    """Declare a token kind (a domain's, at import time): `hbx_<letter>_...` becomes a format it may generate."""
+    if not re.fullmatch(r"[a-z]", letter):
+        raise ValueError(f"a token kind is one lower-case letter, not {letter!r}")
+    if KINDS.get(letter, label) != label:
+        raise ValueError(f"token kind {letter!r} is already {KINDS[letter]!r}")
+    KINDS[letter] = label
 
 
 def generate(kind: str) -> str:

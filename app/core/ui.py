@@ -1,4 +1,5 @@
-"""What each capability adds to the shared pages: navigation entries, dashboard cards, settings sections.
+"""What each capability adds to the shared pages: navigation entries, dashboard cards, settings sections; and
+the one way a settings section is shown and saved (`render_settings`, `save_section`).
 
 Domains register at import time next to their blueprint; the registries are keyed, so importing
 twice (several apps in one test process) changes nothing.
@@ -9,6 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flask import render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from app.core.forms import Saved, handle_form
+from app.core.htmx import is_htmx
 
 Allowed = Callable[[str], bool]  # the current user's `can("module.action")`
 
@@ -81,3 +88,36 @@ def dashboard_cards(can: Allowed) -> list[DashboardCard]:
 def settings_sections(can: Allowed) -> list[SettingsSection]:
     """Settings sections the current user may change, in order."""
     return _visible(_SECTIONS.values(), can)
+
+
+# The settings page belongs to the tenants domain; the kernel knows it by name only.
+SETTINGS_TEMPLATE = "tenants/settings.html"
+SETTINGS_ENDPOINT = "tenants.settings"
+
+
+def render_settings(tenant, *, key: str | None = None, form=None) -> str:
+    """The settings page: every section the person may change, each with its context; section `key` shows
+    `form` instead of a fresh one (the bound form with its errors)."""
+    from app.core.web import can  # app.core.web imports this module (the navigation)
+
+    sections = [(s, {"form": form} if s.key == key else s.context(tenant)) for s in settings_sections(can)]
+    return render_template(SETTINGS_TEMPLATE, sections=sections)
+
+
+def save_section(key: str, form, run: Callable, *, tenant, message: Callable[[Any], str]) -> ResponseReturnValue:
+    """Save settings section `key` from its bound `form` through the form helper (app.core.forms): `run(form)`
+    calls the service. htmx gets the section back (with `message(result)` once saved, or with its errors); a
+    browser without JavaScript gets the whole settings page with the section's errors, or, once saved, a
+    redirect to the section with a flash message."""
+    section = _SECTIONS[key]
+
+    def render(bound) -> str:
+        if is_htmx():
+            return render_template(section.template, form=bound)
+        return render_settings(tenant, key=key, form=bound)
+
+    def done(result) -> Saved:
+        to = url_for(SETTINGS_ENDPOINT, slug=tenant.slug) + f"#section-{key}"
+        return Saved(message(result), to, htmx=lambda text: render_template(section.template, form=form, saved=text))
+
+    return handle_form(form, run, render=render, done=done)

@@ -3,52 +3,24 @@ session timeouts and template globals."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, abort, current_app, g, request, session
+from flask import Flask, abort, current_app, request, session
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
-from sqlalchemy import select
 
 from app.core.actor import Actor
 from app.core.mixins import utcnow
-from app.core.models import Membership, Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
 from app.core.request_state import state
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
 from app.core.ui import nav_items
-from app.extensions import db, login_manager
-from app.permissions.gate import can
-
-
-@login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    # Checked on every request: a blocked or deleted user is signed out by their next request.
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.profile is None or user.profile.status != UserStatus.ACTIVE:
-        return None
-    return user
-
-
-def memberships_of(user: User) -> list[Membership]:
-    """Every live membership of `user`, across tenants, ordered by tenant name."""
-    return list(
-        db.session.scalars(
-            select(Membership).join(Membership.tenant)
-            .where(Membership.user_id == user.id).order_by(Tenant.name)
-            .execution_options(all_tenants=True)
-        )
-    )
-
-
-def all_tenants() -> list[Tenant]:
-    """Every live tenant, by name (the operators' tenant switcher)."""
-    return list(db.session.scalars(select(Tenant).order_by(Tenant.name)))
+from app.extensions import login_manager
 
 
 def _enforce_session_timeouts() -> None:
@@ -68,28 +40,34 @@ def _enforce_session_timeouts() -> None:
         session["seen_at"] = now
 
 
+# The function that finds the tenant of a `/t/<slug>/` page for the signed-in person: (tenant, membership), or
+# None when they may not see it. The tenants domain registers it (`register_tenant_lookup`).
+_TENANT_LOOKUP: list[Callable[[str, Any], tuple[Any, Any] | None]] = []
+
+
+def register_tenant_lookup(lookup: Callable[[str, Any], tuple[Any, Any] | None]) -> None:
+    """Set how `/t/<slug>/` pages find their tenant: `lookup(slug, user) -> (tenant, membership) | None`."""
+    _TENANT_LOOKUP[:] = [lookup]
+
+
 def _resolve_tenant():
     slug = (request.view_args or {}).get("slug")
     if slug is None:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    membership = db.session.scalar(
-        select(Membership).join(Membership.tenant)
-        .where(Tenant.slug == slug, Membership.user_id == current_user.id)
-        .execution_options(all_tenants=True)
-    )
-    if membership is not None:
-        tenant = membership.tenant
-    elif current_user.is_operator:  # operators may look into every tenant (what they may do: the gate)
-        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    else:
-        tenant = None
-    if tenant is None:
+    found = _TENANT_LOOKUP[0](slug, current_user) if _TENANT_LOOKUP else None
+    if found is None:
         abort(404)  # the same answer whether the tenant exists or not
-    g.tenant, g.membership = tenant, membership
-    g.tenant_token = set_current_tenant(tenant.id)
+    state.tenant, state.membership = found
+    enter_tenant(state.tenant.id)
     return None
+
+
+def enter_tenant(tenant_id: int) -> None:
+    """Make `tenant_id` current for the rest of this request (the tenancy guard filters by it); the request's end
+    undoes it. Pages enter the tenant of their URL; the API, its token's."""
+    state.tenant_token = set_current_tenant(tenant_id)
 
 
 def register_tenancy(app: Flask) -> None:
@@ -109,9 +87,57 @@ def register_tenant_reset(app: Flask) -> None:
 
     @app.teardown_request
     def _leave_tenant(_exc):
-        token = g.pop("tenant_token", None)
+        token = state.pop("tenant_token")
         if token is not None:
             reset_current_tenant(token)
+
+
+# What templates may ask beyond the current tenant: a permission check (`can`, the permissions domain's) and
+# values other domains provide (the tenant switcher's lists). Each value is computed only when a template reads
+# it, so an htmx fragment that shows no navigation pays for none of it.
+_PERMISSION_CHECK: list[Callable[[str], bool]] = []
+_TEMPLATE_VALUES: dict[str, Callable[[], Any]] = {}
+
+
+def register_permission_check(can: Callable[..., bool]) -> None:
+    """Set the check templates and navigation use: `can("module.action")` for the current person here."""
+    _PERMISSION_CHECK[:] = [can]
+
+
+def can(key: str, resource: str | None = None) -> bool:
+    """The registered permission check (False when none is registered)."""
+    return _PERMISSION_CHECK[0](key, resource) if _PERMISSION_CHECK else False
+
+
+def register_template_value(name: str, value: Callable[[], Any]) -> None:
+    """Offer `name` to every template: `value()`, computed the first time a template reads it in a request."""
+    _TEMPLATE_VALUES[name] = value
+
+
+class Lazy:
+    """A sequence computed on first use (iteration, length, truth, indexing) and then kept."""
+
+    __slots__ = ("_compute", "_value")
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self._compute, self._value = compute, None
+
+    def _get(self):
+        if self._value is None:
+            self._value = list(self._compute())
+        return self._value
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __bool__(self) -> bool:
+        return bool(self._get())
+
+    def __getitem__(self, index):
+        return self._get()[index]
 
 
 def register_templates(app: Flask) -> None:
@@ -119,14 +145,14 @@ def register_templates(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        tenant, membership = g.get("tenant"), g.get("membership")
+        tenant = state.tenant
+        values = {name: Lazy(value) for name, value in _TEMPLATE_VALUES.items()}
         return {
             "current_tenant": tenant,
-            "current_membership": membership,
-            "nav": nav_items(can) if tenant is not None else [],
-            "my_memberships": memberships_of(current_user) if current_user.is_authenticated else [],
-            "operator_tenants": all_tenants() if current_user.is_authenticated and current_user.is_operator else [],
+            "current_membership": state.membership,
+            "nav": Lazy(lambda: nav_items(can)) if tenant is not None else [],
             "can": can,
+            **values,
         }
 
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
@@ -138,7 +164,9 @@ def current_actor() -> Actor:
     passes this to the services it calls."""
     actor = state.actor
     if actor is None:
-        actor = state.actor = Actor(user=current_user._get_current_object(), **request_meta())
+        bearer = state.bearer
+        person = current_user._get_current_object() if bearer is None else None
+        actor = state.actor = bearer.actor() if bearer is not None else Actor(user=person, **request_meta())
     return actor
 
 

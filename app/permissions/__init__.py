@@ -3,8 +3,8 @@
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from app.core.models import Role
 from app.permissions.catalogue import declare
+from app.users.models import Role
 
 bp = Blueprint("permissions", __name__)
 
@@ -14,5 +14,3 @@ declare(
     ("manage", _l("Add and remove permission rules"), Role.ADMIN),
 )
 declare("dashboard", ("view", _l("Open the tenant dashboard"), Role.MEMBER))
-
-from app.permissions import routes  # noqa: E402,F401

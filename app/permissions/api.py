@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, g
+from flask import Blueprint
 from pydantic import BaseModel, Field
 from spectree import Response
 
-from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, document_hook, page_body, schema_property, spec
-from app.core.actor import Actor
+from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, document_hook, schema_property, spec
+from app.api.auth import Scope, api_auth
+from app.api.lists import ListOf, list_body
 from app.core.fieldadapters import api_field
 from app.core.fields import check_expiry, check_reason, reason_pattern
-from app.core.net import client_ip, user_agent
-from app.core.security import request_id
+from app.core.request_state import state
+from app.core.web import current_actor
 from app.permissions import catalogue, services
 from app.permissions.models import PermissionRule
-from app.tokens.auth import api_auth
-from app.tokens.models import Scope
+from app.users import services as user_services
 
 bp = Blueprint("permissions_api", __name__, url_prefix="/api/v1")
 TAG = "permissions"
@@ -35,14 +35,6 @@ class RuleOut(BaseModel):
     reason: str
     created_at: datetime
     created_by_id: int | None
-
-
-class RuleList(BaseModel):
-    items: list[RuleOut]
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 class RuleQuery(PageQuery):
@@ -101,19 +93,14 @@ def rule_json(rule: PermissionRule) -> dict:
             "created_by_id": rule.created_by_id}
 
 
-def _actor() -> Actor:
-    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
-                 scope=g.bearer.credential.scope.value)
-
-
 @bp.get("/permissions/rules")
 @api_auth(Scope.READ, "permissions.view")
-@spec.validate(query=RuleQuery, resp=Response(HTTP_200=RuleList, HTTP_422=Problem, **ERRORS), tags=[TAG])
+@spec.validate(query=RuleQuery, resp=Response(HTTP_200=ListOf[RuleOut], HTTP_422=Problem, **ERRORS), tags=[TAG])
 def list_rules(query: RuleQuery):
     """Rules that apply in the token's tenant (its own and global ones), newest first."""
-    page = services.list_rules(g.bearer.tenant, user_id=query.user_id, effect=query.effect, module=query.module,
+    page = services.list_rules(state.bearer.tenant, user_id=query.user_id, effect=query.effect, module=query.module,
                                search=query.q, page=query.page, per_page=query.per_page)
-    return page_body(page, [rule_json(r) for r in page.items])
+    return list_body(page, [rule_json(r) for r in page.items])
 
 
 @bp.post("/permissions/rules")
@@ -124,7 +111,8 @@ def create_rule(json: CreateRule):
     """Add an allow or deny rule for a member (404 for someone who is not a member). Under the privilege
     ceiling: only on someone whose role ranks no higher than the caller's (403 `outranked`), and an allow only
     for what the caller may do themselves (403 `beyond_your_rights`)."""
-    rule = services.create_rule(_actor(), g.bearer.tenant, user_id=json.user_id, effect=json.effect, target=json.target,
+    rule = services.create_rule(current_actor(), state.bearer.tenant, user_id=json.user_id, effect=json.effect,
+                                target=json.target,
                                 resource=json.resource, expires_at=json.expires_at, reason=json.reason,
                                 scope=json.scope)
     return rule_json(rule), 201
@@ -136,7 +124,7 @@ def create_rule(json: CreateRule):
 def delete_rule(rule_id: int):
     """Remove a rule (it stops applying on the next request everywhere). Global rules are for platform operators
     (404 to anyone else); removing a deny rule grants what it denied, so the same ceiling as adding applies."""
-    services.delete_rule(_actor(), g.bearer.tenant, rule_id)
+    services.delete_rule(current_actor(), state.bearer.tenant, rule_id)
     return "", 204
 
 
@@ -146,8 +134,8 @@ def delete_rule(rule_id: int):
                tags=[TAG])
 def check(json: CheckIn):
     """Would this member be allowed this action (on this resource) here, and why?"""
-    user = services.member(g.bearer.tenant, json.user_id)
-    decision = services.explain(user, g.bearer.tenant, json.action, json.resource)
+    user = user_services.member(state.bearer.tenant, json.user_id)
+    decision = services.explain(user, state.bearer.tenant, json.action, json.resource)
     return {"allowed": decision.allowed, "reason": decision.reason,
             "rule_id": decision.rule.id if decision.rule else None, "trace": list(decision.trace)}
 

@@ -12,22 +12,17 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app import audit
-from app.auth.services import normalise_email
-from app.core.models import Tenant, User
+from app.core.cli_helpers import domain_errors_as_click, found, job_command
 from app.extensions import db
 from app.permissions.resolver import resolve
 from app.permissions.services import orphan_rules, parse_resource
+from app.tenants.services import by_slug
+from app.users.models import User
+from app.users.services import by_email
 from jobs.permissions import prune_expired_permissions
 
 permissions_cli = AppGroup("permissions", help="Permission checks.")
 operators_cli = AppGroup("operators", help="Platform operators.")
-
-
-def _user(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
-    return user
 
 
 @permissions_cli.command("check")
@@ -37,15 +32,11 @@ def _user(email: str) -> User:
 @click.option("--resource", default=None, help="TYPE:ID of one resource.")
 def check(email: str, tenant_slug: str, action: str, resource: str | None) -> None:
     """Print ALLOW or DENY and the reason; exit 0 for allow, 1 for deny."""
-    user = _user(email)
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == tenant_slug))
-    if tenant is None:
-        raise click.ClickException(f"no tenant {tenant_slug}")
+    user = found(by_email(email), f"user with email {email}")
+    tenant = found(by_slug(tenant_slug), f"tenant {tenant_slug}")
     if resource:
-        try:
+        with domain_errors_as_click():
             parse_resource(resource)
-        except Exception as exc:  # noqa: BLE001 (a DomainError; shown as a usage error)
-            raise click.ClickException(str(exc)) from exc
     decision = resolve(user, tenant, action, resource)
     click.echo(f"{'ALLOW' if decision.allowed else 'DENY'}: {decision.reason}")
     sys.exit(0 if decision.allowed else 1)
@@ -56,12 +47,10 @@ def register_permission_commands(app: Flask) -> None:
     app.cli.add_command(permissions_cli)
     app.cli.add_command(operators_cli)
 
-    @app.cli.command("prune-expired-permissions")
-    def prune_cmd() -> None:
+    @job_command(app, "prune-expired-permissions", "{count} expired rules pruned")
+    def prune_cmd() -> int:
         """Soft-delete rules whose expiry has passed (the resolver already ignores them)."""
-        count = prune_expired_permissions()
-        db.session.commit()
-        click.echo(f"{count} expired rules pruned")
+        return prune_expired_permissions()
 
     @app.cli.command("audit-orphan-permissions")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -78,7 +67,7 @@ def register_permission_commands(app: Flask) -> None:
 
 
 def _set_operator(email: str, value: bool) -> None:
-    user = _user(email)
+    user = found(by_email(email), f"user with email {email}")
     user.is_operator = value  # the database bumps the user's policy version (migration 0004)
     audit.record("operator.granted" if value else "operator.revoked", target_type="user", target_id=user.id)
     db.session.commit()

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.core.fieldadapters import form_check, validated
 from app.core.fields import check_local_datetime, check_reason
+from app.core.forms import GuardedForm
 from app.core.inputs import parse_id
 from app.permissions import catalogue
 from app.permissions.models import Effect
@@ -21,7 +22,7 @@ from app.permissions.models import Effect
 
 
 def member_choices(members) -> list[SelectChoice]:
-    """One choice per member: `(user, membership)` pairs as services.members() returns them."""
+    """One choice per member: `(user, membership)` pairs as app.users.services.members() returns them."""
     return [SelectChoice(str(user.id), f"{user.email} ({membership.role.label})") for user, membership in members]
 
 
@@ -51,7 +52,7 @@ def _with_blank(choices: list[SelectChoice], label) -> list[SelectChoice]:
     return [SelectChoice("", str(label)), *choices]
 
 
-class RuleForm(FlaskForm):
+class RuleForm(GuardedForm):
     """Allow or deny one member a module or an action, optionally on one resource, until a time."""
 
     user_id = SelectField(_l("Member"), validators=[DataRequired(), _member_id], validate_choice=False)
@@ -69,10 +70,17 @@ class RuleForm(FlaskForm):
                         choices=[SelectChoice("tenant", _l("This tenant")),
                                  SelectChoice("global", _l("Every tenant (global)"))])
 
-    def __init__(self, *args, members, **kwargs):
+    def __init__(self, *args, members, timezone: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_id.choices = _with_blank(member_choices(members), _l("Choose a member"))
         self.target.choices = _with_blank(target_choices(), _l("Choose a permission"))
+        self.timezone = timezone
+
+    def validate_expires_at(self, field) -> None:
+        """With the tenant's time zone given, the expiry is checked with the other fields (the one date check), so
+        a refused date is said together with every other refusal."""
+        if self.timezone is not None and field.data is not None:
+            form_check(check_local_datetime, self.timezone, normalise=False)(self, field)
 
     def expires_at_utc(self, timezone: str) -> datetime | None:
         """The expiry typed in the tenant's time zone, in UTC (None when left empty), through the one date check

@@ -5,24 +5,28 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import current_app, flash, g, redirect, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
 from app import audit
 from app.core.errors import Forbidden, render_error
+from app.core.request_state import state
+from app.core.web import register_permission_check, request_meta
 from app.extensions import login_manager
 from app.permissions.policy import Decision, Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy
 
+DASHBOARD = "tenants.dashboard"  # where a hidden module sends people
+
 
 def request_policy() -> Policy | None:
     """The signed-in user's policy in the current tenant, loaded once per request."""
-    if "policy" not in g:
-        tenant = g.get("tenant")
+    if not state.has("policy"):
+        tenant = state.tenant
         if tenant is None or not current_user.is_authenticated:
             return None
-        g.policy = load_policy(current_user.id, tenant.id)
-    return g.policy
+        state.policy = load_policy(current_user.id, tenant.id)
+    return state.policy
 
 
 def check(key: str, resource: str | None = None) -> Decision:
@@ -42,21 +46,20 @@ def can(key: str, resource: str | None = None) -> bool:
 
 
 def _deny(key: str, decision: Decision):
-    from app.core.web import request_meta
-
     if current_app.config["FEATURE_LOG_MODULE_DENIALS"]:
-        audit.record("permission.denied", tenant_id=g.tenant.id, actor_id=current_user.id,
+        audit.record("permission.denied", tenant_id=state.tenant.id, actor_id=current_user.id,
                      target_type="permission", target_id=key, outcome="failure",
                      details={"reason": decision.reason, "rule_id": decision.rule.id if decision.rule else None},
                      **request_meta())
-    if current_app.config["FEATURE_MODULE_DENY_403"]:
+    if current_app.config["FEATURE_MODULE_DENY_403"] or request.endpoint == DASHBOARD:
+        # (hiding the dashboard itself by sending people to it would loop)
         # Rendered, not raised: the gate runs before the view, so there is nothing to roll back,
         # and raising would roll back the denial's own audit event.
         return render_error(Forbidden.status, Forbidden.code, str(Forbidden.title), decision.reason,
                             permission=key)
     # Hide the module: back to the dashboard, with the reason.
     flash(decision.reason, "warning")
-    return redirect(url_for("tenants.dashboard", slug=g.tenant.slug))
+    return redirect(url_for(DASHBOARD, slug=state.tenant.slug))
 
 
 def require(key: str):
@@ -76,3 +79,6 @@ def require(key: str):
         return wrapped
 
     return decorator
+
+
+register_permission_check(can)  # navigation, cards and templates ask the same gate

@@ -6,25 +6,26 @@ their HX-Target names), the page's other parts stay as they are.
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
-from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
-from app.core.actor import Actor
-from app.core.errors import DomainError, NotFound, ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
+from app.core.forms import Saved, handle_form, show_error
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
-from app.core.inputs import parse_id
+from app.core.inputs import parse_id, parse_page, parse_text
 from app.core.mixins import utcnow
+from app.core.request_state import state
 from app.core.ui import DashboardCard, NavItem, register_card, register_nav
-from app.extensions import db
+from app.core.web import current_actor
 from app.permissions import bp, catalogue, services
 from app.permissions.forms import CheckForm, RuleForm
 from app.permissions.gate import can, require
 from app.permissions.models import Effect
+from app.users import services as user_services
 
 TEMPLATE = "permissions/page.html"
 PER_PAGE = 25
@@ -40,14 +41,6 @@ register_card(DashboardCard("permissions", "permissions/_card.html", 30,
 # ---------------------------------------------------------------- parsing (anything odd is ignored)
 
 
-def _page_number(value) -> int:
-    return min(parse_id(value) or 1, 100_000)
-
-
-def _text(value) -> str:
-    return str(value or "").strip()[:100]
-
-
 def _rule_filters(source: MultiDict) -> dict:
     """The rules list's filters and page, from a query string."""
     effect, module = source.get("rules_effect"), source.get("rules_module")
@@ -55,8 +48,8 @@ def _rule_filters(source: MultiDict) -> dict:
         "rules_user": parse_id(source.get("rules_user")),
         "rules_effect": effect if effect in {e.value for e in Effect} else None,
         "rules_module": module if module in catalogue.modules() else None,
-        "rules_q": _text(source.get("rules_q")) or None,
-        "rules_page": _page_number(source.get("rules_page")),
+        "rules_q": parse_text(source.get("rules_q")) or None,
+        "rules_page": parse_page(source.get("rules_page")),
     }
 
 
@@ -80,12 +73,10 @@ def _selected(members, user_id: int | None):
 # ---------------------------------------------------------------- block contexts
 
 
-def _members_ctx(members, source: MultiDict, selected) -> dict:
-    query = _text(source.get("members_q")).lower()
-    found = [(u, m) for u, m in members if query in u.email.lower() or query in (u.name or "").lower()]
-    pages = max(1, -(-len(found) // PER_PAGE))
-    number = min(_page_number(source.get("members_page")), pages)
-    page = services.Page(found[(number - 1) * PER_PAGE:number * PER_PAGE], number, PER_PAGE, len(found))
+def _members_ctx(source: MultiDict, selected) -> dict:
+    query = parse_text(source.get("members_q")).lower()
+    page = user_services.member_page(state.tenant, search=query or None, page=parse_page(source.get("members_page")),
+                                     per_page=PER_PAGE, clamp=True)
     args = {"members_q": query or None, "user": selected[0].id if selected else None}
     return {"members_page": page, "members_q": query, "members_args": {k: v for k, v in args.items() if v},
             "selected": selected}
@@ -94,7 +85,7 @@ def _members_ctx(members, source: MultiDict, selected) -> dict:
 def _matrix_ctx(selected) -> dict:
     rows: dict[str, list] = {}
     if selected:
-        for action, decision in services.effective_matrix(selected[0], g.tenant):
+        for action, decision in services.effective_matrix(selected[0], state.tenant):
             rows.setdefault(action.module, []).append((action, decision))
     return {"selected": selected, "matrix": list(rows.items())}
 
@@ -102,14 +93,14 @@ def _matrix_ctx(selected) -> dict:
 def _rules_ctx(filters: dict, selected, notice: str | None = None) -> dict:
     query = {"user_id": filters["rules_user"], "effect": filters["rules_effect"],
              "module": filters["rules_module"], "search": filters["rules_q"]}
-    page = services.list_rules(g.tenant, **query, page=filters["rules_page"], per_page=PER_PAGE)
-    if not page.items and page.page > page.pages:  # past the end (after a removal): show the last page
-        page = services.list_rules(g.tenant, **query, page=page.pages, per_page=PER_PAGE)
+    # past the end (after a removal): the last page
+    page = services.list_rules(state.tenant, **query, page=filters["rules_page"], per_page=PER_PAGE, clamp=True)
     args = {k: v for k, v in filters.items() if v and k != "rules_page"}
     if selected:
         args["user"] = selected[0].id
     can_manage = can("permissions.manage")
-    removable = {rule.id for rule in page.items if can_manage and services.may_remove(_actor(), g.tenant, rule)}
+    removable = {rule.id for rule in page.items
+                 if can_manage and services.may_remove(current_actor(), state.tenant, rule)}
     return {"rules": page, "rule_args": args, "notice": notice, "now": utcnow(), "selected": selected,
             "can_manage": can_manage, "removable": removable}
 
@@ -124,23 +115,12 @@ def _check_form(members, selected) -> CheckForm:
 
 def _full_ctx(members, source: MultiDict, selected, **parts) -> dict:
     ctx = {"members": members, "modules": catalogue.modules(),
-           **_members_ctx(members, source, selected), **_matrix_ctx(selected),
+           **_members_ctx(source, selected), **_matrix_ctx(selected),
            **_rules_ctx(_rule_filters(source), selected),
            "rule_form": _rule_form(members, selected), "check_form": _check_form(members, selected),
            "explanation": None, "explain_errors": []}
     ctx.update(parts)
     return ctx
-
-
-def _actor() -> Actor:
-    return Actor(user=current_user._get_current_object(), **core_web.request_meta())
-
-
-def _field_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field or "", None)
-    if exc.field == "scope" and not current_user.is_operator:
-        field = None  # the scope field is not shown to them: say it above the form
-    (field.errors if field is not None else form.form_errors).append(exc.detail or str(exc.title))
 
 
 # ---------------------------------------------------------------- the page
@@ -151,11 +131,11 @@ def _field_error(form, exc: DomainError) -> None:
 @require("permissions.view")
 def page(slug: str):
     """Members, the chosen member's effective matrix, the rules, the forms to add a rule and to check."""
-    members = services.members(g.tenant)
+    members = user_services.members(state.tenant)
     selected = _selected(members, parse_id(request.args.get("user")))
     block = BLOCKS.get(htmx_target())
     if block == "members":
-        return render_page(TEMPLATE, block, **_members_ctx(members, request.args, selected))
+        return render_page(TEMPLATE, block, **_members_ctx(request.args, selected))
     if block == "rules":
         return render_page(TEMPLATE, block, **_rules_ctx(_rule_filters(request.args), selected))
     return render_template(TEMPLATE, **_full_ctx(members, request.args, selected))
@@ -169,42 +149,40 @@ def page(slug: str):
 @require("permissions.manage")
 def create_rule(slug: str):
     """Add a rule; htmx gets the form back (fresh, or with its errors), the rules list and the matrix."""
-    members = services.members(g.tenant)
-    form = RuleForm(members=members)
-    status = 422
-    if form.validate():
-        try:
-            rule = services.create_rule(
-                _actor(), g.tenant, user_id=int(form.user_id.data), effect=form.effect.data,
-                target=form.target.data, resource=form.resource.data or None,
-                expires_at=form.expires_at_utc(g.tenant.timezone), reason=form.reason.data,
-                scope=form.scope.data or "tenant",
-            )
-        except DomainError as exc:  # every refusal (the ceiling's included) is said on the form
-            db.session.rollback()
-            _field_error(form, exc)
-            status = exc.status
-        else:
-            effect = _("Allow") if rule.effect == Effect.ALLOW else _("Deny")
-            message = _("Rule #%(id)d added: %(effect)s %(target)s for %(email)s.", id=rule.id,
-                        effect=effect, target=rule.target, email=rule.user.email)
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(url_for("permissions.page", slug=slug, **{**_state(request.args),
-                                                                           "user": rule.user_id}))
-            selected = _selected_or_none(members, request.args.get("user"))
-            html = render_block(TEMPLATE, "rule_form", rule_form=_rule_form(members, selected), saved=message,
-                                selected=selected)
-            # htmx sends the rules filters along (hx-include): the list stays filtered as it is on screen.
-            html += oob("perm-rules-list", render_block(TEMPLATE, "rules", **_rules_ctx(
-                _rule_filters(request.form), selected)))
-            if selected:
-                html += oob("perm-matrix", render_block(TEMPLATE, "matrix", **_matrix_ctx(selected)))
-            return html
+    tenant = state.tenant
+    members = user_services.members(tenant)
     selected = _selected_or_none(members, request.args.get("user"))
-    if is_htmx():
-        return render_block(TEMPLATE, "rule_form", rule_form=form, selected=selected), status
-    return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form)), status
+
+    def render(form: RuleForm):
+        if is_htmx():
+            return render_block(TEMPLATE, "rule_form", rule_form=form, selected=selected)
+        return render_template(TEMPLATE, **_full_ctx(members, request.args, selected, rule_form=form))
+
+    def saved(rule) -> Saved:
+        effect = _("Allow") if rule.effect == Effect.ALLOW else _("Deny")
+        message = _("Rule #%(id)d added: %(effect)s %(target)s for %(email)s.", id=rule.id, effect=effect,
+                    target=rule.target, email=rule.user.email)
+        return Saved(message, url_for("permissions.page", slug=slug, **{**_state(request.args), "user": rule.user_id}),
+                     htmx=lambda text: _rule_added(members, selected, text))
+
+    # Every refusal (the ceiling's included) is said on the form; the scope field is shown to operators only,
+    # so for anyone else its refusal is said above the form.
+    return handle_form(RuleForm(members=members, timezone=tenant.timezone), lambda form: services.create_rule(
+        current_actor(), tenant, user_id=int(form.user_id.data), effect=form.effect.data, target=form.target.data,
+        resource=form.resource.data or None, expires_at=form.expires_at_utc(tenant.timezone),
+        reason=form.reason.data, scope=form.scope.data or "tenant",
+    ), render=render, done=saved, hidden=() if current_user.is_operator else ("scope",))
+
+
+def _rule_added(members, selected, message: str) -> str:
+    html = render_block(TEMPLATE, "rule_form", rule_form=_rule_form(members, selected), saved=message,
+                        selected=selected)
+    # htmx sends the rules filters along (hx-include): the list stays filtered as it is on screen.
+    html += oob("perm-rules-list", render_block(TEMPLATE, "rules", **_rules_ctx(_rule_filters(request.form),
+                                                                                   selected)))
+    if selected:
+        html += oob("perm-matrix", render_block(TEMPLATE, "matrix", **_matrix_ctx(selected)))
+    return html
 
 
 @bp.post("/t/<slug>/permissions/rules/<id:rule_id>/delete")
@@ -212,12 +190,12 @@ def create_rule(slug: str):
 @require("permissions.manage")
 def delete_rule(slug: str, rule_id: int):
     """Remove a rule (after the browser's confirmation); htmx gets the rules list and the matrix back."""
-    rule = services.delete_rule(_actor(), g.tenant, rule_id)
+    rule = services.delete_rule(current_actor(), state.tenant, rule_id)
     message = _("Rule #%(id)d removed.", id=rule.id)
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("permissions.page", slug=slug, **_state(request.args)))
-    members = services.members(g.tenant)
+    members = user_services.members(state.tenant)
     selected = _selected_or_none(members, request.args.get("user"))
     html = render_block(TEMPLATE, "rules", **_rules_ctx(_rule_filters(request.args), selected, notice=message))
     if selected:
@@ -256,17 +234,17 @@ def check_access(slug: str):
 
 
 def _explain(formdata: MultiDict):
-    members = services.members(g.tenant)
+    members = user_services.members(state.tenant)
     form = CheckForm(formdata=formdata, members=members)
     explanation, selected = None, None
     if form.validate():
         try:
             selected = _selected(members, int(form.user_id.data))
-            decision = services.explain(selected[0], g.tenant, form.action.data, form.resource.data or None)
+            decision = services.explain(selected[0], state.tenant, form.action.data, form.resource.data or None)
         except NotFound:
             form.user_id.errors.append(_("Choose a member of this tenant."))
         except ValidationFailed as exc:
-            _field_error(form, exc)
+            show_error(form, exc)
         else:
             explanation = {"user": selected[0], "key": form.action.data, "resource": form.resource.data or None,
                            "decision": decision}

@@ -8,21 +8,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from app import audit
 from app.core.actor import Actor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
-from app.core.fieldadapters import validated
+from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import check_expiry, check_reason
 from app.core.mixins import utcnow
-from app.core.models import Membership, Tenant, User
+from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.permissions import catalogue
 from app.permissions.ceiling import actions_of, check_may_act_on, check_may_grant
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.policy import Decision
 from app.permissions.resolver import bump_policy_version, load_policy
+from app.tenants.models import Tenant
+from app.users.models import Membership, User
+from app.users.services import member
 
 RESOURCE_RE = re.compile(r"^([a-z_]{1,32}):([A-Za-z0-9_-]{1,64})$")
 
@@ -62,21 +65,6 @@ def parse_resource(text: str | None) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
-def member(tenant: Tenant, user_id: int) -> User:
-    """A member of the tenant by user id; 404 (`NotAMember`) otherwise."""
-    user = db.session.scalar(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == tenant.id, User.id == user_id).execution_options(all_tenants=True)
-    )
-    if user is None:
-        raise NotAMember(str(_l("Choose a member of this tenant.")), field="user_id")
-    return user
-
-
-class NotAMember(NotFound):
-    """The user named is not a member of the tenant (404: the same answer whether the user exists or not)."""
-
-
 def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, target: str,
                 resource: str | None = None, expires_at: datetime | None = None, reason: str | None = None,
                 scope: str = "tenant") -> PermissionRule:
@@ -86,21 +74,25 @@ def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, targ
     made in code, stored without one.
 
     Global scope (every tenant) is for platform operators only.
+
+    A user who is not a member is 404 first (as any foreign id); then every refused field is said at once (422);
+    then the refusals that hold whatever was typed (403).
     """
     subject = member(tenant, user_id)
-    if effect not in {e.value for e in Effect}:
-        raise ValidationFailed(str(_l("Choose allow or deny.")), field="effect")
     module, _, action = target.partition(".")
     action = None if action in {"", "*"} else action
-    if not catalogue.is_known(module, action):
-        raise ValidationFailed(str(_l("%(target)s is not in the catalogue.", target=target)), field="target")
-    if scope not in {"tenant", "global"}:
-        raise ValidationFailed(str(_l("Choose tenant or global scope.")), field="scope")
+    with FieldErrors() as errors:
+        if effect not in {e.value for e in Effect}:
+            errors.refuse("effect", _l("Choose allow or deny."))
+        if not catalogue.is_known(module, action):
+            errors.refuse("target", _l("%(target)s is not in the catalogue.", target=target))
+        if scope not in {"tenant", "global"}:
+            errors.refuse("scope", _l("Choose tenant or global scope."))
+        resource_type, resource_id = errors.collect(parse_resource, resource) or (None, None)
+        expires_at = errors.collect(validated, "expires_at", check_expiry, expires_at, optional=True)
+        reason = errors.collect(validated, "reason", check_reason, reason, optional=True) or ""
     if scope == "global" and not actor.user.is_operator:
         raise Forbidden(str(_l("Only platform operators may create global rules.")))
-    expires_at = validated("expires_at", check_expiry, expires_at, optional=True)
-    reason = validated("reason", check_reason, reason, optional=True) or ""
-    resource_type, resource_id = parse_resource(resource)
     # The ceiling: only on someone ranking no higher, and an allow only for what the actor has themselves.
     check_may_act_on(actor, tenant.id, subject.id, field="user_id")
     if effect == Effect.ALLOW.value:
@@ -165,24 +157,11 @@ def may_remove(actor: Actor, tenant: Tenant, rule: PermissionRule) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_rules(tenant: Tenant, *, user_id: int | None = None, effect: str | None = None,
                module: str | None = None, search: str | None = None, page: int = 1,
-               per_page: int = 25) -> Page:
-    """Rules that apply in this tenant (its own and global ones), newest first, filtered and paginated."""
+               per_page: int = 25, clamp: bool = False) -> Page:
+    """Rules that apply in this tenant (its own and global ones), newest first, filtered and paginated (`clamp`:
+    past the end, the last page)."""
     query = (select(PermissionRule).join(User, User.id == PermissionRule.user_id)
              .where(or_(PermissionRule.tenant_id == tenant.id, PermissionRule.tenant_id.is_(None)),
                     PermissionRule.user_id.in_(select(Membership.user_id).where(Membership.tenant_id == tenant.id)))
@@ -194,13 +173,9 @@ def list_rules(tenant: Tenant, *, user_id: int | None = None, effect: str | None
     if module:
         query = query.where(PermissionRule.module == module)
     if search:
-        like = f"%{search.strip().lower()}%"
-        query = query.where(or_(func.lower(User.email).like(like), func.lower(PermissionRule.reason).like(like)))
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = max(1, page)
-    items = db.session.scalars(query.order_by(PermissionRule.id.desc())
-                               .limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(list(items), page, per_page, total)
+        text = search.strip()
+        query = query.where(or_(contains_text(User.email, text), contains_text(PermissionRule.reason, text)))
+    return page_of(query.order_by(PermissionRule.id.desc()), page, per_page, clamp=clamp)
 
 
 def rule_counts(tenant: Tenant, *, within: timedelta = timedelta(days=7), now: datetime | None = None) -> dict:
@@ -217,14 +192,6 @@ def rule_counts(tenant: Tenant, *, within: timedelta = timedelta(days=7), now: d
         if expires_at is not None and expires_at <= now + within:
             counts["expiring"] += 1
     return counts
-
-
-def members(tenant: Tenant) -> list[tuple[User, Membership]]:
-    """The tenant's members with their memberships, by email."""
-    return list(db.session.execute(
-        select(User, Membership).join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == tenant.id).order_by(User.email).execution_options(all_tenants=True)
-    ).all())
 
 
 def explain(user: User, tenant: Tenant, key: str, resource: str | None = None) -> Decision:

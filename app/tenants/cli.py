@@ -9,12 +9,14 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.core.errors import DomainError
+from app.core.cli_helpers import domain_errors_as_click
 from app.core.fieldadapters import Checked
 from app.core.fields import check_email, check_password, check_tenant_name
-from app.core.models import Role, Tenant
 from app.extensions import db
-from app.tenants.services import add_member, create_tenant, create_user
+from app.tenants.models import Tenant
+from app.tenants.services import add_member, create_tenant
+from app.users.models import Role
+from app.users.services import by_email, create_user
 
 tenants_cli = AppGroup("tenants", help="Tenant administration.")
 demo_cli = AppGroup("demo", help="Demo data for local use.")
@@ -31,22 +33,15 @@ DEMO_ADMIN = "admin@demo.example.com"
 @click.option("--admin-password-stdin", is_flag=True, help="Read the new owner's password from stdin.")
 def create(slug: str, name: str, admin_email: str, admin_password_stdin: bool) -> None:
     """Create tenant SLUG with its owner (stands in for the Core wizard)."""
-    from app.auth.services import normalise_email
-    from app.core.models import User
-
-    existing = db.session.scalar(select(User).where(User.email == normalise_email(admin_email)))
     password = None
-    if existing is None:
+    if by_email(admin_email) is None:
         if admin_password_stdin:
             password = sys.stdin.readline().rstrip("\n")
         else:
             password = click.prompt("Password for the new owner", hide_input=True, confirmation_prompt=True,
                                     type=Checked(check_password))
-    try:
+    with domain_errors_as_click():
         tenant, user = create_tenant(slug, name, admin_email=admin_email, admin_password=password)
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.detail or str(exc.title)) from exc
     db.session.commit()
     click.echo(f"created tenant {tenant.slug} (id {tenant.id}); owner {user.email}")
 

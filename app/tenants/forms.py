@@ -1,17 +1,17 @@
 """Tenant settings form."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from app.core.fieldadapters import form_check
 from app.core.fields import check_locale, check_tenant_name, check_time_zone
+from app.core.forms import GuardedForm
 from app.core.i18n import LOCALES
 
 
-class GeneralSettingsForm(FlaskForm):
+class GeneralSettingsForm(GuardedForm):
     # One check per field (app.core.fields), the same the service and `flask tenants create` run.
     name = StringField(_l("Name"), validators=[DataRequired(), form_check(check_tenant_name)],
                        render_kw={"maxlength": 120})

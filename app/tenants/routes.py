@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app.core.errors import DomainError
-from app.core.htmx import is_htmx
-from app.core.models import Role
+from app.core.request_state import state
 from app.core.ui import (
     DashboardCard,
     NavItem,
@@ -18,14 +16,26 @@ from app.core.ui import (
     register_card,
     register_nav,
     register_settings_section,
-    settings_sections,
+    render_settings,
+    save_section,
 )
-from app.core.web import memberships_of, request_meta
+from app.core.web import register_template_value, register_tenant_lookup, request_meta
 from app.permissions.catalogue import declare
 from app.permissions.gate import can, require
 from app.tenants import bp
 from app.tenants.forms import GeneralSettingsForm
-from app.tenants.services import member_counts, update_settings, valid_timezones
+from app.tenants.services import all_tenants, member_counts, page_tenant, update_settings, valid_timezones
+from app.users.models import Role
+from app.users.services import memberships_of
+
+
+def _operator_tenants() -> list:
+    # every live tenant for a platform operator; nothing for anyone else
+    return all_tenants() if current_user.is_authenticated and current_user.is_operator else []
+
+
+register_tenant_lookup(page_tenant)  # how /t/<slug>/ pages find their tenant
+register_template_value("operator_tenants", _operator_tenants)  # the operators' tenant switcher
 
 
 def _general_form(tenant, **kwargs) -> GeneralSettingsForm:
@@ -54,6 +64,7 @@ def home():
 
 @bp.get("/t/<slug>/")
 @login_required
+@require("dashboard.view")
 def dashboard(slug: str):
     """The tenant's dashboard: one card per capability."""
     cards = [(card, card.context(g.tenant)) for card in dashboard_cards(can)]
@@ -65,8 +76,7 @@ def dashboard(slug: str):
 @require("settings.manage")
 def settings(slug: str):
     """Tenant settings: one section per capability."""
-    sections = [(s, s.context(g.tenant)) for s in settings_sections(can)]
-    return render_template("tenants/settings.html", sections=sections)
+    return render_settings(state.tenant)
 
 
 @bp.post("/t/<slug>/settings/general")
@@ -74,26 +84,11 @@ def settings(slug: str):
 @require("settings.manage")
 def update_general(slug: str):
     """Save name, time zone and default language."""
-    form = _general_form(g.tenant)
-    if form.validate():
-        try:
-            changes = update_settings(g.tenant, name=form.name.data, timezone=form.timezone.data,
-                                      default_locale=form.default_locale.data, actor_id=current_user.id,
-                                      **request_meta())
-        except DomainError as exc:
-            field = getattr(form, exc.field or "", None)
-            (field.errors if field is not None else form.form_errors).append(exc.detail)
-            status = exc.status
-        else:
-            message = _("Settings saved.") if changes else _("Nothing changed.")
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(url_for("tenants.settings", slug=slug))
-            return render_template("tenants/_settings_general.html", form=form, saved=message)
-    else:
-        status = 422
-    if is_htmx():
-        return render_template("tenants/_settings_general.html", form=form), status
-    sections = [(s, s.context(g.tenant)) for s in settings_sections(can)]
-    sections = [(s, {"form": form} if s.key == "general" else ctx) for s, ctx in sections]
-    return render_template("tenants/settings.html", sections=sections), status
+    tenant = state.tenant
+    return save_section(
+        "general", _general_form(tenant),
+        lambda form: update_settings(tenant, name=form.name.data, timezone=form.timezone.data,
+                                     default_locale=form.default_locale.data, actor_id=current_user.id,
+                                     **request_meta()),
+        tenant=tenant, message=lambda changes: _("Settings saved.") if changes else _("Nothing changed."),
+    )

@@ -7,19 +7,19 @@ from sqlalchemy import func, select
 
 from app import audit
 from app.core.errors import Conflict, ValidationFailed
-from app.core.fieldadapters import validated
+from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import (
-    check_display_name,
     check_email,
     check_locale,
-    check_password,
     check_slug,
     check_tenant_name,
     check_time_zone,
     time_zones,
 )
-from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
 from app.extensions import db
+from app.tenants.models import Tenant
+from app.users.models import Membership, Role, User
+from app.users.services import create_user
 
 
 def valid_timezones() -> list[str]:
@@ -27,26 +27,14 @@ def valid_timezones() -> list[str]:
     return time_zones()
 
 
-def validate_password(password: str) -> None:
-    """Length is the rule (NIST 800-63B): 12 to 1024 characters, not only spaces (the one password check)."""
-    validated("password", check_password, password)
+def by_slug(slug: str) -> Tenant | None:
+    """The live tenant with this slug, or None."""
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
-def create_user(email: str, password: str, *, name: str = "", status: UserStatus = UserStatus.ACTIVE) -> User:
-    """A user with a profile; refuses an invalid email or one already taken."""
-    email = validated("email", check_email, email)
-    validate_password(password)
-    name = (name or "").strip()
-    name = validated("name", check_display_name, name) if name else email.partition("@")[0]
-    taken = db.session.scalar(select(User.id).where(User.email == email).execution_options(include_deleted=True))
-    if taken is not None:
-        raise Conflict(str(_l("A user with this email already exists.")), field="email")
-    user = User(email=email, name=name)
-    user.set_password(password)
-    user.profile = Profile(status=status)
-    db.session.add(user)
-    db.session.flush()
-    return user
+def all_tenants() -> list[Tenant]:
+    """Every live tenant, by name (the operators' tenant switcher)."""
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.name)))
 
 
 def create_tenant(slug: str, name: str, *, admin_email: str, admin_password: str | None,
@@ -90,10 +78,11 @@ def add_member(tenant: Tenant, user: User, role: Role, *, actor_id: int | None =
 
 def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale: str,
                     actor_id: int, ip: str, user_agent: str, request_id: str) -> dict[str, list]:
-    """Change name, time zone and default locale; returns what changed (old, new)."""
-    name = validated("name", check_tenant_name, name)
-    timezone = validated("timezone", check_time_zone, timezone)
-    default_locale = validated("default_locale", check_locale, default_locale)
+    """Change name, time zone and default locale; returns what changed (old, new). Every refused field at once."""
+    with FieldErrors() as errors:
+        name = errors.collect(validated, "name", check_tenant_name, name)
+        timezone = errors.collect(validated, "timezone", check_time_zone, timezone)
+        default_locale = errors.collect(validated, "default_locale", check_locale, default_locale)
     changes = {}
     for attr, value in (("name", name), ("timezone", timezone), ("default_locale", default_locale)):
         if getattr(tenant, attr) != value:
@@ -105,6 +94,22 @@ def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale:
                      target_id=tenant.id, ip=ip, user_agent=user_agent, request_id=request_id,
                      details={"changes": changes})
     return changes
+
+
+def page_tenant(slug: str, user) -> tuple[Tenant, Membership | None] | None:
+    """The tenant of a `/t/<slug>/` page for `user`, with their membership: a member's tenant, or any live tenant
+    for a platform operator looking in (what they may do there is the gate's); None otherwise."""
+    membership = db.session.scalar(
+        select(Membership).join(Membership.tenant)
+        .where(Tenant.slug == slug, Membership.user_id == user.id)
+        .execution_options(all_tenants=True)
+    )
+    if membership is not None:
+        return membership.tenant, membership
+    if user.is_operator:
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        return (tenant, None) if tenant is not None else None
+    return None
 
 
 def member_counts(tenant_id: int) -> dict[Role, int]:

@@ -3,10 +3,14 @@
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
 
-from app.core.models import Role
+from app.api.auth import Scope
 from app.permissions.catalogue import declare
+from app.users.models import Role
 
 bp = Blueprint("tokens", __name__)
+
+#: the permission each token scope stands for: the owner must hold it to give, and at every use (catalogue `api.*`)
+SCOPE_RIGHTS = {Scope.READ: "api.read", Scope.WRITE: "api.write", Scope.ADMIN: "api.admin"}
 
 declare(
     "tokens",
@@ -22,5 +26,3 @@ declare(
     ("write", _l("Use API tokens with the write scope"), Role.MANAGER),
     ("admin", _l("Use API tokens with the admin scope"), Role.ADMIN),
 )
-
-from app.tokens import routes, ui  # noqa: E402,F401

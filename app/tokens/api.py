@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, g
+from flask import Blueprint
 from pydantic import BaseModel, Field
 from spectree import Response
 from sqlalchemy import Row
 
-from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, page_body, spec
-from app.core.actor import Actor
+from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, spec
+from app.api.auth import Scope, api_auth
+from app.api.lists import ListOf, list_body
 from app.core.fieldadapters import api_field
 from app.core.fields import MAX_CIDRS, check_cidrs, check_optional_reason, name_pattern, optional_reason_pattern
-from app.core.net import client_ip, user_agent
-from app.core.security import request_id
+from app.core.request_state import state
+from app.core.web import current_actor
 from app.tokens import auth, services
-from app.tokens.auth import api_auth
-from app.tokens.models import NAME_MAX, STATUSES, ApiToken, Scope, check_token_name, check_token_status, token_status
+from app.tokens.models import NAME_MAX, STATUSES, ApiToken, check_token_name, check_token_status, token_status
 
 bp = Blueprint("tokens_api", __name__, url_prefix="/api/v1")
 TAG = "tokens"
@@ -43,14 +43,6 @@ class TokenOut(BaseModel):
     device_binding: bool
     successor_id: int | None
     grace_until: datetime | None
-
-
-class TokenList(BaseModel):
-    items: list[TokenOut]
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 class IssuedOut(BaseModel):
@@ -142,17 +134,12 @@ def token_json(token: ApiToken | Row, owner_email: str | None = None) -> dict:
     }
 
 
-def _actor() -> Actor:
-    return Actor(g.bearer.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
-                 scope=g.bearer.credential.scope.value)
-
-
 def _manages() -> bool:
-    return g.bearer.policy.allows("tokens.manage")  # only the answer is needed: skip building the reason
+    return state.bearer.policy.allows("tokens.manage")  # only the answer is needed: skip building the reason
 
 
 def _visible_token(token_id: int) -> ApiToken:
-    return services.get_token(g.bearer.tenant, token_id, viewer=g.bearer.owner, manage=_manages())
+    return services.get_token(state.bearer.tenant, token_id, viewer=state.bearer.owner, manage=_manages())
 
 
 @bp.get("/me")
@@ -163,7 +150,7 @@ def me():
     # All of it was read by the bearer check (the token's row, its owner's cached policy): no further query.
     # The view builds its response model (which validates it), so spectree only serialises it; there is no
     # request body or query to validate.
-    token, policy = g.bearer.credential, g.bearer.policy
+    token, policy = state.bearer.credential, state.bearer.policy
     owner = policy.subject
     return MeOut(
         user=UserOut(id=token.user_id, email=owner.email, name=owner.name),
@@ -175,14 +162,15 @@ def me():
 
 @bp.get("/tokens")
 @api_auth(Scope.READ, "tokens.view")
-@spec.validate(query=TokenQuery, resp=Response(HTTP_200=TokenList, HTTP_422=Problem, **ERRORS), tags=[TAG])
+@spec.validate(query=TokenQuery, resp=Response(HTTP_200=ListOf[TokenOut], HTTP_422=Problem, **ERRORS), tags=[TAG])
 def list_tokens(query: TokenQuery):
     """The caller's tokens; every token of the tenant with `tokens.manage`."""
-    owner = query.owner_id if _manages() else g.bearer.credential.user_id
-    page = services.list_tokens(g.bearer.tenant, owner_id=owner, status=query.status, scope=query.scope, search=query.q,
+    owner = query.owner_id if _manages() else state.bearer.credential.user_id
+    page = services.list_tokens(state.bearer.tenant, owner_id=owner, status=query.status, scope=query.scope,
+                                search=query.q,
                                 expiring_within_days=query.expiring_within_days, page=query.page,
                                 per_page=query.per_page)
-    return page_body(page, [token_json(t) for t in page.items])
+    return list_body(page, [token_json(t) for t in page.items])
 
 
 @bp.post("/tokens")
@@ -191,9 +179,9 @@ def list_tokens(query: TokenQuery):
                tags=[TAG])
 def create_token(json: CreateToken):
     """Create a token for the caller; the secret is in this response only."""
-    g.no_store = True  # the secret must not stay in any cache
+    state.no_store = True  # the secret must not stay in any cache
     issued = services.create_token(
-        _actor(), g.bearer.tenant, g.bearer.owner, name=json.name, scope=json.scope.value,
+        current_actor(), state.bearer.tenant, state.bearer.owner, name=json.name, scope=json.scope.value,
         expires_in_days=json.expires_in_days, no_expiry=json.no_expiry, rate_limit=json.rate_limit,
         ip_allow=json.ip_allow, ip_deny=json.ip_deny, device_binding=json.device_binding,
     )
@@ -215,7 +203,7 @@ def show_token(token_id: int):
 def revoke_token(token_id: int, json: RevokeToken):
     """Revoke a token now, with every other token of its rotation chain (idempotent). Tokens of someone whose
     role ranks above the caller's are refused (403 `outranked`)."""
-    token = services.revoke_token(_actor(), _visible_token(token_id), reason=json.reason or "manual")
+    token = services.revoke_token(current_actor(), _visible_token(token_id), reason=json.reason or "manual")
     return token_json(token)
 
 
@@ -226,8 +214,8 @@ def revoke_token(token_id: int, json: RevokeToken):
 def rotate_token(token_id: int, json: NoBody):
     """Issue a successor; the old secret keeps working for the tenant's grace period. Only the token's owner may
     rotate it (others may revoke it), and only with a token whose scope covers the rotated token's."""
-    g.no_store = True
-    issued = services.rotate_token(_actor(), _visible_token(token_id))
+    state.no_store = True
+    issued = services.rotate_token(current_actor(), _visible_token(token_id))
     return {"token": token_json(issued.token), "secret": issued.secret}, 201
 
 
@@ -238,7 +226,7 @@ def introspect(json: Introspect):
     """RFC 7662 style: is this token active, and what may it do? The same verdict as using it (a token of a
     blocked, locked or removed owner is inactive); tokens of other tenants are inactive. `scope` is what a use
     of it is granted now: its own scope, capped by what its owner may still use."""
-    found = auth.introspect(json.token, g.bearer.credential.tenant_id)
+    found = auth.introspect(json.token, state.bearer.credential.tenant_id)
     if found is None:
         return {"active": False}
     token, policy, scope = found

@@ -1,5 +1,6 @@
-"""Bearer authentication for /api/v1: checksum first (no query for a malformed token), then one indexed
-lookup, then expiry, revocation, owner, tenant, IP rules, device, rate limit, scope and permission."""
+"""The verifier of API tokens (registered with `app.api.auth`, which does the request's side): checksum first
+(no query for a malformed token), then one indexed lookup, then expiry, revocation, owner, tenant, IP rules,
+device, rate limit; then scope and permission for each route."""
 
 from __future__ import annotations
 
@@ -7,42 +8,39 @@ import ipaddress
 import time
 from datetime import datetime, timedelta
 from functools import cache as cache_once
-from functools import cached_property, lru_cache, wraps
+from functools import cached_property, lru_cache
 
-from flask import current_app, g, request
+from flask import request
 from flask_babel import lazy_gettext as _l
 from limits import parse as parse_limit
 from sqlalchemy import Engine, Row, Select, bindparam, or_, select, update
 from sqlalchemy.exc import NoResultFound
 
-from app.api import check_body
+from app.api.auth import Scope, Verifier, register_verifier
 from app.core import tokencodec
+from app.core.actor import Actor
 from app.core.crypto import crypto
-from app.core.errors import DomainError, Forbidden, render_error
+from app.core.errors import DomainError, Forbidden
 from app.core.fields import normalise_network
 from app.core.mixins import utcnow
-from app.core.models import Tenant, User, UserStatus
 from app.core.net import client_ip, user_agent
+from app.core.ratelimit import limiter
 from app.core.security import request_id
-from app.core.tenancy import set_current_tenant
-from app.extensions import db, limiter
+from app.extensions import db
 from app.permissions.models import PolicyVersion
 from app.permissions.policy import Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy, subject_of
-from app.tokens import usage
-from app.tokens.models import ApiToken, Scope
+from app.tenants.models import Tenant
+from app.tokens import SCOPE_RIGHTS, usage
+from app.tokens.models import ApiToken
 from app.tokens.services import TOKEN_KIND, revoke_chain
+from app.users.models import User, UserStatus
 
-DEVICE_HEADER = "X-Hubx-Device"
 LAST_USED_EVERY = timedelta(minutes=1)
 
 
 class InvalidToken(DomainError):
     code, status, title = "invalid_token", 401, _l("The token is missing, malformed or unknown.")
-
-
-class MissingToken(InvalidToken):
-    """No bearer credentials at all (no header, or another scheme): RFC 6750 wants no error code then."""
 
 
 class TokenExpired(DomainError):
@@ -73,7 +71,7 @@ class TokenRateLimited(DomainError):
     code, status, title = "rate_limited", 429, _l("The token's rate limit is reached. Retry later.")
 
 
-class Bearer:
+class TokenBearer:
     """An authenticated API request: the token's row (`credential`), its owner's policy in the token's tenant.
 
     The check reads one row of plain values, not ORM objects (the ORM's object loading cost more than the
@@ -85,6 +83,7 @@ class Bearer:
         self.policy = policy
         #: authentication wrote to the token (the first device binding, the last use); committed before the view
         self.wrote = wrote
+        self._actor: Actor | None = None
 
     @cached_property
     def token(self) -> ApiToken:
@@ -98,9 +97,16 @@ class Bearer:
     def tenant(self) -> Tenant:
         return db.session.get(Tenant, self.credential.tenant_id)
 
+    def actor(self) -> Actor:
+        """The owner acting through this token (with its scope, which caps what it may create or rotate)."""
+        if self._actor is None:
+            self._actor = Actor(self.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
+                                scope=self.credential.scope.value)
+        return self._actor
+
 
 def _refuse(error: DomainError, token: Row | None = None) -> DomainError:
-    error.token = token  # the caller logs the refused use against the token it was for
+    error.credential = token  # the API logs the refused use against the token it was for
     return error
 
 
@@ -239,14 +245,12 @@ def standing(token: Row, now: datetime) -> Policy:
     return policy
 
 
-def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> Bearer:
-    """Check a bearer secret; raises a DomainError (with `.token` when one was found) on refusal.
+def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None = None) -> TokenBearer:
+    """Check a bearer secret; raises a DomainError (with `.credential` when one was found) on refusal.
 
     Refusals that change state (the chain revoked after a retired secret was used) are flushed; the
     caller renders the refusal without rolling back, so they are kept.
     """
-    if not secret:
-        raise _refuse(MissingToken())
     if not tokencodec.well_formed(secret, TOKEN_KIND):
         raise _refuse(InvalidToken())
     now = now or utcnow()
@@ -269,13 +273,13 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
         error.retry_after = retry_after
         raise _refuse(error, token)
     touched = _touch(token, now, ip)
-    return Bearer(token, policy, wrote=binds or touched)
+    return TokenBearer(token, policy, wrote=binds or touched)
 
 
 def usable_scope(token: Row, policy: Policy) -> Scope | None:
     """The highest scope a use of the token is granted: its own scope, capped by what its owner may use now."""
     for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
-        if token.scope.covers(scope) and policy.allows(f"api.{scope.value}"):
+        if token.scope.covers(scope) and policy.allows(SCOPE_RIGHTS[scope]):
             return scope
     return None
 
@@ -297,82 +301,26 @@ def introspect(secret: str, tenant_id: int, *, now: datetime | None = None) -> t
     return (token, policy, scope) if scope is not None else None
 
 
-def _bearer_secret() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    return secret.strip() if scheme.lower() == "bearer" else ""
+def record_use(credential: Row, outcome: str, status: int, ip: str) -> None:
+    """Log one use (or refused use) of a token: buffered, written off the request path (app.tokens.usage)."""
+    usage.record(token_id=credential.id, tenant_id=credential.tenant_id,
+                 endpoint=f"{request.method} {request.path}"[:128], outcome=outcome, status=status,
+                 correlation_id=request_id(), ip=ip, user_agent=user_agent())
 
 
-def _problem(error: DomainError):
-    response = current_app.make_response(
-        render_error(error.status, error.code, str(error.title), error.detail)
-    )
-    if isinstance(error, MissingToken):
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hubx"'
-    elif error.status == 401:
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="hubx", error="invalid_token", error_description="{error.code}"')
-    elif error.code == "insufficient_scope":
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hubx", error="insufficient_scope"'
-    if getattr(error, "retry_after", None):
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
+def authorize(bearer: TokenBearer, scope: Scope, permission: str | None) -> DomainError | None:
+    """The refusal of a route needing `scope` and `permission`, or None. The owner's rights bound the token's:
+    the token's scope must cover the route's, its owner must still hold that scope (`api.<scope>`), and the
+    route's action; all from the owner's cached policy. `allows()` on the way in; the reason (translated, the
+    costly part) only for a refusal."""
+    started = time.perf_counter()
+    refusal = None
+    if not bearer.credential.scope.covers(scope) or not bearer.policy.allows(SCOPE_RIGHTS[scope]):
+        refusal = InsufficientScope(str(_l("This needs the %(scope)s scope.", scope=scope.value)))
+    elif permission is not None and not bearer.policy.allows(permission):
+        refusal = Forbidden(bearer.policy.decide(permission).reason)
+    RESOLVE_SECONDS.observe(time.perf_counter() - started)
+    return refusal
 
 
-def _log(token: Row | None, outcome: str, status: int, ip: str) -> None:
-    if token is None:
-        return
-    usage.record(token_id=token.id, tenant_id=token.tenant_id, endpoint=f"{request.method} {request.path}"[:128],
-                 outcome=outcome, status=status, correlation_id=request_id(), ip=ip, user_agent=user_agent())
-
-
-def api_auth(scope: Scope, permission: str | None = None):
-    """Route decorator: a valid bearer token whose scope covers `scope`, and whose owner may do
-    `permission` (and use `api.<scope>`) in the token's tenant. Sets g.bearer (and the current tenant)."""
-
-    api_right = f"api.{scope.value}"
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            ip = client_ip()
-            try:
-                bearer = authenticate(_bearer_secret(), ip=ip, device_id=request.headers.get(DEVICE_HEADER, ""))
-            except DomainError as error:
-                _log(getattr(error, "token", None), error.code, error.status, ip)
-                return _problem(error)
-            token = bearer.credential
-            g.bearer = bearer
-            g.tenant_token = set_current_tenant(token.tenant_id)
-            started = time.perf_counter()
-            # The owner's rights bound the token's: scope and permission are both checked at every use.
-            refusal = None
-            # allows() on the way in; the reason (translated, the costly part) only for a refusal.
-            if not token.scope.covers(scope) or not bearer.policy.allows(api_right):
-                refusal = InsufficientScope(str(_l("This needs the %(scope)s scope.", scope=scope.value)))
-            elif permission is not None and not bearer.policy.allows(permission):
-                refusal = Forbidden(bearer.policy.decide(permission).reason)
-            RESOLVE_SECONDS.observe(time.perf_counter() - started)
-            if refusal is not None:
-                _log(token, refusal.code, refusal.status, ip)
-                return _problem(refusal)
-            bad_body = check_body()
-            if bad_body is not None:
-                return bad_body
-            if bearer.wrote:
-                # A refusal by the view rolls its work back; the first client's binding and the last use
-                # must stay whatever the view answers, or a later client could take the binding.
-                db.session.commit()
-            try:
-                response = current_app.make_response(view(*args, **kwargs))
-            except DomainError as error:
-                _log(token, error.code, error.status, ip)
-                raise
-            _log(token, "ok", response.status_code, ip)
-            return response
-
-        wrapped.api_scope = scope
-        wrapped.permission = permission
-        return wrapped
-
-    return decorator
+register_verifier(Verifier(authenticate=authenticate, authorize=authorize, record_use=record_use))

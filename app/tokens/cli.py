@@ -9,13 +9,15 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.auth.services import normalise_email
-from app.core.errors import DomainError
+from app.core.cli_helpers import domain_errors_as_click, found, job_command
 from app.core.fieldadapters import Checked
-from app.core.models import Tenant, User
 from app.extensions import db
+from app.tenants.models import Tenant
+from app.tenants.services import by_slug
 from app.tokens import services
 from app.tokens.models import ApiToken, Scope, check_token_name, check_token_status
+from app.users.models import User
+from app.users.services import by_email
 from jobs.tokens import revoke_expired_tokens
 
 tokens_cli = AppGroup("tokens", help="API tokens.")
@@ -41,20 +43,6 @@ class ExpiresIn(click.ParamType):
         return int(match.group(1))
 
 
-def _user(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
-    return user
-
-
-def _tenant(slug: str) -> Tenant:
-    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-    if tenant is None:
-        raise click.ClickException(f"no tenant {slug}")
-    return tenant
-
-
 @tokens_cli.command("create")
 @click.option("--user", "email", required=True, help="The owner's email.")
 @click.option("--tenant", "slug", required=True, help="The tenant's slug.")
@@ -67,15 +55,12 @@ def _tenant(slug: str) -> Tenant:
                    "Default: the tenant's default lifetime.")
 def create(email: str, slug: str, scope: str, name: str, expires_in) -> None:
     """Create a token and print it (only the token, so scripts can capture it). It is shown this once."""
-    owner, tenant = _user(email), _tenant(slug)
-    try:
+    owner, tenant = found(by_email(email), f"user with email {email}"), found(by_slug(slug), f"tenant {slug}")
+    with domain_errors_as_click():
         issued = services.create_token(
             None, tenant, owner, name=name, scope=scope,
             expires_in_days=None if expires_in in (None, NEVER) else expires_in, no_expiry=expires_in == NEVER,
         )
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo(issued.secret)
 
@@ -91,11 +76,8 @@ def revoke(token_id: int, reason: str) -> None:
     if token.revoked_at is not None:
         click.echo(f"token {token_id} was already revoked ({token.revoke_reason})")
         return
-    try:
+    with domain_errors_as_click():
         services.revoke_token(None, token, reason=reason)
-    except DomainError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.detail or str(exc.title)) from exc
     db.session.commit()
     click.echo(f"token {token_id} revoked")
 
@@ -111,7 +93,7 @@ def list_cmd(slug: str | None, status: str | None) -> None:
              .join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
              .execution_options(all_tenants=True))
     if slug is not None:
-        query = query.where(ApiToken.tenant_id == _tenant(slug).id)
+        query = query.where(ApiToken.tenant_id == found(by_slug(slug), f"tenant {slug}").id)
     count = 0
     for token, tenant_slug, email in db.session.execute(query):
         token_status = token.status()
@@ -128,9 +110,7 @@ def register_token_commands(app: Flask) -> None:
     """Add the token commands to `app`."""
     app.cli.add_command(tokens_cli)
 
-    @app.cli.command("revoke-expired-tokens")
-    def revoke_expired_cmd() -> None:
+    @job_command(app, "revoke-expired-tokens", "{count} expired tokens revoked")
+    def revoke_expired_cmd() -> int:
         """Mark expired tokens revoked (they are refused already); the same job runs every 15 minutes."""
-        count = revoke_expired_tokens()
-        db.session.commit()
-        click.echo(f"{count} expired tokens revoked")
+        return revoke_expired_tokens()

@@ -2,20 +2,22 @@
 
 The services check every value (ranges, CIDRs, the owner's highest scope, the tenant's policy) with
 messages that say what is wrong; these forms parse the input, offer the valid choices, and run the fields'
-own checks (the name, the IP rules: app.core.fields), the same the API and the commands run.
+own checks (the name, the IP rules, the rate limit, the policy's ranges: app.core.fields and tokens.models), the
+same the API and the commands run, so a form reports every field it can judge alone at once. What depends on
+other fields or on the state (the default lifetime up to the longest, the owner's scope) is the services'.
 """
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional
 
 from app.core.fieldadapters import form_check
 from app.core.fields import check_cidrs
-from app.tokens.models import Scope, check_token_name
+from app.core.forms import GuardedForm
+from app.tokens.models import Scope, check_grace_minutes, check_max_days, check_rate_limit, check_token_name
 
 SCOPE_LABELS = {
     Scope.READ: _l("read: look, change nothing"),
@@ -32,7 +34,8 @@ def _number(**attrs) -> dict:
 class LimitsFields:
     """Rate limit, IP rules and device binding: set at creation, changed later on the token's page."""
 
-    rate_limit = IntegerField(_l("Rate limit (requests per minute)"), validators=[Optional()],
+    rate_limit = IntegerField(_l("Rate limit (requests per minute)"),
+                              validators=[Optional(), form_check(check_rate_limit)],
                               render_kw=_number(min=1, max=100_000))
     ip_allow = TextAreaField(_l("Allowed from"), validators=[Optional(), form_check(check_cidrs)],
                              render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"})
@@ -41,7 +44,7 @@ class LimitsFields:
     device_binding = BooleanField(_l("Bind to the first client that uses it"))
 
 
-class CreateTokenForm(LimitsFields, FlaskForm):
+class CreateTokenForm(LimitsFields, GuardedForm):
     """A new token for the signed-in user, with a scope up to their own highest one."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), form_check(check_token_name)],
@@ -57,7 +60,7 @@ class CreateTokenForm(LimitsFields, FlaskForm):
         self.expires_in_days.render_kw = _number(min=1, max=max_days)
 
 
-class LimitsForm(LimitsFields, FlaskForm):
+class LimitsForm(LimitsFields, GuardedForm):
     """The limits of an existing token."""
 
     @classmethod
@@ -68,13 +71,14 @@ class LimitsForm(LimitsFields, FlaskForm):
         return cls(formdata=None, data=data, **kwargs)
 
 
-class TokenPolicyForm(FlaskForm):
+class TokenPolicyForm(GuardedForm):
     """The tenant's rules for new tokens and rotations."""
 
     default_days = IntegerField(_l("Default lifetime (days)"), validators=[InputRequired()],
                                 render_kw=_number(min=1, max=3650))
-    max_days = IntegerField(_l("Longest lifetime (days)"), validators=[InputRequired()],
+    max_days = IntegerField(_l("Longest lifetime (days)"), validators=[InputRequired(), form_check(check_max_days)],
                             render_kw=_number(min=1, max=3650))
     allow_no_expiry = BooleanField(_l("Allow tokens that never expire"))
-    rotation_grace_minutes = IntegerField(_l("Rotation grace period (minutes)"), validators=[InputRequired()],
+    rotation_grace_minutes = IntegerField(_l("Rotation grace period (minutes)"),
+                                          validators=[InputRequired(), form_check(check_grace_minutes)],
                                           render_kw=_number(min=0, max=10080))

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.api.auth import Scope as Scope  # a column type here; the scopes are the API's
 from app.core.crypto import EncryptedText
-from app.core.fields import check_name, one_of
-from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, utcnow
-from app.core.models import Tenant, User, _enum
+from app.core.fields import check_name, in_range, one_of
+from app.core.mixins import SoftDeleteMixin, TenantScopedMixin, TimestampMixin, UTCDateTime, string_enum, utcnow
 from app.extensions import db
-
-
-class Scope(enum.StrEnum):
-    """What a token may do; each scope includes the ones below it."""
-
-    READ = "read"
-    WRITE = "write"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return {"read": 1, "write": 2, "admin": 3}[self.value]
-
-    def covers(self, needed: Scope) -> bool:
-        return self.rank >= needed.rank
+from app.tenants.models import Tenant
+from app.users.models import User
 
 
 class ApiToken(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
@@ -42,7 +29,7 @@ class ApiToken(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
     #: the owner's label for it
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     #: read < write < admin
-    scope: Mapped[Scope] = mapped_column(_enum(Scope, "token_scope"), nullable=False)
+    scope: Mapped[Scope] = mapped_column(string_enum(Scope, "token_scope"), nullable=False)
     #: HMAC-SHA256 of the secret (TOKEN_HASH_KEY); the secret itself is shown once and never stored
     digest: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     #: prefix and last four characters, for people to recognise it
@@ -108,6 +95,14 @@ NAME_MAX = 100
 def check_token_name(value) -> str:
     """A token's label: trimmed, 1 to 100 characters, no control characters."""
     return check_name(value, NAME_MAX)
+
+
+#: a token's own rate limit, requests per minute (the create and limits forms, the API, the service)
+check_rate_limit = in_range(1, 100_000, _l("The limit is 1 to 100000 requests per minute."))
+#: the tenant policy's longest token lifetime, in days
+check_max_days = in_range(1, 3650, _l("The maximum lifetime is 1 to 3650 days."))
+#: the tenant policy's rotation grace period, in minutes (up to 7 days)
+check_grace_minutes = in_range(0, 7 * 24 * 60, _l("The grace period is 0 to 10080 minutes (7 days)."))
 
 
 class TokenUsageLog(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):

@@ -2,33 +2,35 @@
 revoke, rotate and limits.
 
 A new secret is rendered straight into the response of the POST that made it, with Cache-Control:
-no-store: never into a redirect, a URL or a flash message. htmx requests get one block of the page's
-template (the one their HX-Target names); without JavaScript every form posts and gets a whole page.
+no-store: never into a redirect, a URL or a flash message; the form's one-time nonce (app.core.forms) makes a
+reload of that POST harmless (no second token, the secret not shown again). htmx requests get one block of the
+page's template (the one their HX-Target names); without JavaScript every form posts and gets a whole page.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
-from app.core import web as core_web  # a module: app.core.web imports the gate, hence this package
-from app.core.actor import Actor
-from app.core.errors import DomainError
+from app.core.errors import Conflict, DomainError, Forbidden
 from app.core.fields import valid_or_none
+from app.core.forms import Saved, handle_form
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
-from app.core.inputs import parse_id
+from app.core.inputs import parse_id, parse_page, parse_text
 from app.core.mixins import utcnow
+from app.core.request_state import state
+from app.core.web import current_actor
 from app.extensions import db
-from app.permissions import services as permission_services
 from app.permissions.gate import can, require
 from app.tokens import bp, services, usage
 from app.tokens.forms import CreateTokenForm, LimitsForm
 from app.tokens.models import ApiToken, Scope, check_token_status
+from app.users import services as user_services
 
 log = logging.getLogger(__name__)
 TEMPLATE = "tokens/page.html"
@@ -44,30 +46,17 @@ BLOCKS = {"tokens-list": "list", "tokens-create": "create"}
 # ---------------------------------------------------------------- parsing (anything odd is ignored)
 
 
-def _text(value, limit: int = 100) -> str:
-    return str(value or "").strip()[:limit]
-
-
 def _filters(source) -> dict:
     """The list's filters and page, from a query string (or the create form, which sends them along)."""
     status, scope, expiring = source.get("status"), source.get("scope"), parse_id(source.get("expiring"))
     return {
-        "q": _text(source.get("q")) or None,
+        "q": parse_text(source.get("q")) or None,
         "status": valid_or_none(check_token_status, status),  # the API's and the command's check
         "scope": scope if scope in {s.value for s in Scope} else None,
         "owner": parse_id(source.get("owner")),
         "expiring": expiring if expiring in EXPIRING_CHOICES else None,
-        "page": min(parse_id(source.get("page")) or 1, 100_000),
+        "page": parse_page(source.get("page")),
     }
-
-
-def _actor() -> Actor:
-    return Actor(user=current_user._get_current_object(), **core_web.request_meta())
-
-
-def _field_error(form, exc: DomainError) -> None:
-    field = getattr(form, exc.field or "", None)
-    (field.errors if field is not None else form.form_errors).append(exc.detail or str(exc.title))
 
 
 # ---------------------------------------------------------------- contexts
@@ -77,9 +66,7 @@ def _list_ctx(filters: dict, notice: str | None = None) -> dict:
     manage = can("tokens.manage")  # without it, only one's own tokens, whatever the URL says
     query = {"owner_id": filters["owner"] if manage else current_user.id, "status": filters["status"],
              "scope": filters["scope"], "search": filters["q"], "expiring_within_days": filters["expiring"]}
-    tokens = services.list_tokens(g.tenant, **query, page=filters["page"], per_page=PER_PAGE)
-    if not tokens.items and tokens.page > tokens.pages:  # past the end: show the last page
-        tokens = services.list_tokens(g.tenant, **query, page=tokens.pages, per_page=PER_PAGE)
+    tokens = services.list_tokens(state.tenant, **query, page=filters["page"], per_page=PER_PAGE, clamp=True)
     args = {k: v for k, v in filters.items() if v and k != "page" and (manage or k != "owner")}
     return {"tokens": tokens, "args": args, "manage": manage, "now": utcnow(), "notice": notice}
 
@@ -89,8 +76,8 @@ def _create_form(ceiling, policy, **kwargs) -> CreateTokenForm:
 
 
 def _create_ctx(form: CreateTokenForm | None = None, issued=None) -> dict:
-    ceiling = services.highest_scope(current_user, g.tenant)
-    policy = services.token_policy(g.tenant.id)
+    ceiling = services.highest_scope(current_user, state.tenant)
+    policy = services.token_policy(state.tenant.id)
     if form is None:
         form = _create_form(ceiling, policy, formdata=None, data={"expires_in_days": policy.default_days})
     return {"form": form, "issued": issued, "ceiling": ceiling, "policy": policy,
@@ -99,7 +86,7 @@ def _create_ctx(form: CreateTokenForm | None = None, issued=None) -> dict:
 
 def _page_ctx(filters: dict, **create) -> dict:
     manage = can("tokens.manage")
-    members = permission_services.members(g.tenant) if manage else []
+    members = user_services.members(state.tenant) if manage else []
     return {**_list_ctx(filters), **_create_ctx(**create), "filters": filters, "members": members}
 
 
@@ -127,7 +114,7 @@ def _detail_ctx(token: ApiToken, *, issued=None, limits_form=None, notice=None, 
 def _rights(token: ApiToken) -> dict:
     """What the viewer may do to this token: change it (revoke, limits: the ceiling's rank rule) and rotate it
     (its owner only), so the page offers only what the services will do."""
-    actor = _actor()
+    actor = current_actor()
     can_change = can("tokens.revoke") and services.may_change(actor, token)
     return {"can_change": can_change, "can_rotate": can_change and services.may_rotate(actor, token),
             "outranked": can("tokens.revoke") and not can_change}
@@ -140,12 +127,12 @@ def _limits_ctx(token: ApiToken, form: LimitsForm, saved: str | None = None) -> 
 
 def _visible(token_id: int) -> ApiToken:
     """A token of this tenant that the user may see (their own; any with tokens.manage); 404 otherwise."""
-    return services.get_token(g.tenant, token_id, viewer=current_user._get_current_object(),
+    return services.get_token(state.tenant, token_id, viewer=current_user._get_current_object(),
                               manage=can("tokens.manage"))
 
 
 def _detail_url(token_id: int) -> str:
-    return url_for("tokens.show_token", slug=g.tenant.slug, token_id=token_id)
+    return url_for("tokens.show_token", slug=state.tenant.slug, token_id=token_id)
 
 
 # ---------------------------------------------------------------- the list and the create form
@@ -170,37 +157,35 @@ def page(slug: str):
 def create_token(slug: str):
     """Create a token for oneself; the answer shows its secret, once."""
     ctx = _create_ctx()
-    form = _create_form(ctx["ceiling"], ctx["policy"])
-    status = 422
-    if ctx["ceiling"] is None:
-        form.form_errors.append(_("Your role here does not allow API tokens, so you cannot create one."))
-        status = 403
-    elif form.validate():
-        try:
-            issued = services.create_token(
-                _actor(), g.tenant, current_user._get_current_object(), name=form.name.data,
-                scope=form.scope.data, expires_in_days=form.expires_in_days.data,
-                no_expiry=bool(form.no_expiry.data), rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
-                ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data),
-            )
-        except DomainError as exc:
-            if exc.field is None:
-                raise
-            db.session.rollback()
-            _field_error(form, exc)
-            status = exc.status
-        else:
-            g.no_store = True  # the secret is in this response
-            message = _("Token “%(name)s” created.", name=issued.token.name)
-            if is_htmx():
-                html = render_block(TEMPLATE, "create", **{**ctx, "issued": issued})
-                # htmx sends the list's filters along (hx-include): the list stays as it is on screen.
-                return html + oob("tokens-list", render_block(TEMPLATE, "list", **_list_ctx(
-                    _filters(request.form), notice=message)))
-            return render_template(TEMPLATE, **_page_ctx(_filters(request.args), issued=issued))
+
+    def before() -> None:
+        if ctx["ceiling"] is None:
+            raise Forbidden(_("Your role here does not allow API tokens, so you cannot create one."))
+
+    def render(form: CreateTokenForm):
+        if is_htmx():
+            return render_block(TEMPLATE, "create", **{**ctx, "form": form})
+        return render_template(TEMPLATE, **_page_ctx(_filters(request.args), form=form))
+
+    return handle_form(_create_form(ctx["ceiling"], ctx["policy"]), lambda form: services.create_token(
+        current_actor(), state.tenant, current_user._get_current_object(), name=form.name.data,
+        scope=form.scope.data, expires_in_days=form.expires_in_days.data, no_expiry=bool(form.no_expiry.data),
+        rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data, ip_deny=form.ip_deny.data,
+        device_binding=bool(form.device_binding.data),
+    ), render=render, done=lambda issued: _reveal(ctx, issued), before=before)
+
+
+def _reveal(ctx: dict, issued):
+    """The answer to a created token: its secret, shown this once, in this response (never a redirect, which
+    would have to carry the secret into another request)."""
+    state.no_store = True  # the secret is in this response
     if is_htmx():
-        return render_block(TEMPLATE, "create", **{**ctx, "form": form}), status
-    return render_template(TEMPLATE, **_page_ctx(_filters(request.args), form=form)), status
+        message = _("Token “%(name)s” created.", name=issued.token.name)
+        html = render_block(TEMPLATE, "create", **{**ctx, "issued": issued})
+        # htmx sends the list's filters along (hx-include): the list stays as it is on screen.
+        return html + oob("tokens-list", render_block(TEMPLATE, "list", **_list_ctx(
+            _filters(request.form), notice=message)))
+    return render_template(TEMPLATE, **_page_ctx(_filters(request.args), issued=issued))
 
 
 # ---------------------------------------------------------------- one token
@@ -225,7 +210,7 @@ def revoke_token(slug: str, token_id: int):
     """Revoke a token now (after the browser's confirmation), with an optional reason."""
     token = _visible(token_id)
     already = token.revoked_at is not None
-    services.revoke_token(_actor(), token, reason=request.form.get("reason", ""))
+    services.revoke_token(current_actor(), token, reason=request.form.get("reason", ""))
     if already:
         message = _("This token was already revoked.")
     elif len(services.token_chain(token)) > 1:
@@ -246,14 +231,14 @@ def rotate_token(slug: str, token_id: int):
     """Issue a successor with the same settings; its secret is shown once, here."""
     token = _visible(token_id)
     try:
-        issued = services.rotate_token(_actor(), token)
+        issued = services.rotate_token(current_actor(), token)
     except DomainError as exc:  # not the owner, above the ceiling, no longer active: said on the page
         db.session.rollback()
         if not is_htmx():
             flash(exc.detail or str(exc.title), "danger")
             return redirect(_detail_url(token.id))
         return render_block(DETAIL, "detail", **_detail_ctx(token, error=exc.detail or str(exc.title))), exc.status
-    g.no_store = True  # the new secret is in this response
+    state.no_store = True  # the new secret is in this response
     ctx = _detail_ctx(token, issued=issued)
     if is_htmx():
         return render_block(DETAIL, "detail", **ctx)
@@ -266,25 +251,22 @@ def rotate_token(slug: str, token_id: int):
 def update_limits(slug: str, token_id: int):
     """Change the rate limit, the IP rules and the device binding of a live token."""
     token = _visible(token_id)
-    form = LimitsForm()
-    status = 422
-    if token.status() not in LIVE:
-        form.form_errors.append(_("This token can no longer be used, so its limits cannot change."))
-        status = 409
-    elif form.validate():
-        try:
-            services.update_limits(_actor(), token, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
-                                   ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data))
-        except DomainError as exc:
-            db.session.rollback()  # nothing half-changed stays: the stored limits are as they were
-            _field_error(form, exc)
-            status = exc.status
-        else:
-            message = _("Limits saved. They apply from the next request.")
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(_detail_url(token.id) + "#limits-title")
-            return render_block(DETAIL, "limits", **_limits_ctx(token, LimitsForm.for_token(token), message))
-    if is_htmx():
-        return render_block(DETAIL, "limits", **_limits_ctx(token, form)), status
-    return render_template(DETAIL, **_detail_ctx(token, limits_form=form)), status
+
+    def before() -> None:
+        if token.status() not in LIVE:
+            raise Conflict(_("This token can no longer be used, so its limits cannot change."))
+
+    def render(form: LimitsForm):
+        if is_htmx():
+            return render_block(DETAIL, "limits", **_limits_ctx(token, form))
+        return render_template(DETAIL, **_detail_ctx(token, limits_form=form))
+
+    def saved(_token) -> Saved:
+        return Saved(_("Limits saved. They apply from the next request."), _detail_url(token.id) + "#limits-title",
+                     htmx=lambda message: render_block(DETAIL, "limits", **_limits_ctx(
+                         token, LimitsForm.for_token(token), message)))
+
+    return handle_form(LimitsForm(), lambda form: services.update_limits(
+        current_actor(), token, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
+        ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data),
+    ), render=render, done=saved, before=before)

@@ -13,20 +13,32 @@ from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.core.fieldadapters import validated
+from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of a token's IP rules
 from app.core.fields import check_cidrs, check_optional_reason
 from app.core.mixins import utcnow
-from app.core.models import Tenant, User
+from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.permissions.ceiling import check_may_act_on, may_act_on
 from app.permissions.resolver import load_policy
-from app.permissions.services import Page
+from app.tenants.models import Tenant
+from app.tokens import SCOPE_RIGHTS
 from app.tokens.models import NAME_MAX as NAME_MAX  # re-exported, as is every token status (the filters')
 from app.tokens.models import STATUSES as STATUSES
-from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog, check_token_name
+from app.tokens.models import (
+    ApiToken,
+    Scope,
+    TokenPolicy,
+    TokenUsageLog,
+    check_grace_minutes,
+    check_max_days,
+    check_rate_limit,
+    check_token_name,
+)
+from app.users.models import User
 
 TOKEN_KIND = "p"  # noqa: S105 (the token kind letter, not a secret)
+tokencodec.register_kind(TOKEN_KIND, "personal API token")
 
 
 @dataclass(frozen=True)
@@ -49,14 +61,12 @@ def token_policy(tenant_id: int) -> TokenPolicy:
 
 def update_token_policy(actor: Actor, tenant: Tenant, *, default_days: int, max_days: int,
                         allow_no_expiry: bool, rotation_grace_minutes: int) -> TokenPolicy:
-    """Change the tenant's token policy (existing tokens keep their expiry)."""
-    if not 1 <= max_days <= 3650:
-        raise ValidationFailed(str(_l("The maximum lifetime is 1 to 3650 days.")), field="max_days")
-    if not 1 <= default_days <= max_days:
-        raise ValidationFailed(str(_l("The default lifetime is 1 day up to the maximum.")), field="default_days")
-    if not 0 <= rotation_grace_minutes <= 7 * 24 * 60:
-        raise ValidationFailed(str(_l("The grace period is 0 to 10080 minutes (7 days).")),
-                               field="rotation_grace_minutes")
+    """Change the tenant's token policy (existing tokens keep their expiry); every refused field at once."""
+    with FieldErrors() as errors:
+        errors.collect(validated, "max_days", check_max_days, max_days)
+        if not 1 <= default_days <= max_days:
+            errors.refuse("default_days", _l("The default lifetime is 1 day up to the maximum."))
+        errors.collect(validated, "rotation_grace_minutes", check_grace_minutes, rotation_grace_minutes)
     policy = token_policy(tenant.id)
     before = {k: getattr(policy, k) for k in ("default_days", "max_days", "allow_no_expiry", "rotation_grace_minutes")}
     policy.default_days, policy.max_days = default_days, max_days
@@ -74,7 +84,7 @@ def highest_scope(user: User, tenant: Tenant) -> Scope | None:
     """The highest scope `user` may give (or use) a token in `tenant`: `api.<scope>` permissions."""
     policy = load_policy(user.id, tenant.id)
     for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
-        if policy.allows(f"api.{scope.value}"):
+        if policy.allows(SCOPE_RIGHTS[scope]):
             return scope
     return None
 
@@ -150,9 +160,14 @@ def _expiry(tenant_id: int, expires_in_days: int | None, no_expiry: bool, now: d
 
 
 def _check_rate_limit(value: int | None) -> int | None:
-    if value is not None and not 1 <= value <= 100_000:
-        raise ValidationFailed(str(_l("The limit is 1 to 100000 requests per minute.")), field="rate_limit")
-    return value
+    return validated("rate_limit", check_rate_limit, value, optional=True)
+
+
+def _scope(value: str) -> Scope:
+    try:
+        return Scope(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(_l("Choose read, write or admin.")), field="scope") from exc
 
 
 def _new_secret() -> tuple[str, str]:
@@ -164,23 +179,24 @@ def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str,
                  expires_in_days: int | None = None, no_expiry: bool = False, rate_limit: int | None = None,
                  ip_allow: list[str] | str | None = None, ip_deny: list[str] | str | None = None,
                  device_binding: bool = False) -> IssuedToken:
-    """Issue a token for `owner` in `tenant`; never with a scope the owner may not use."""
-    name = validated("name", check_token_name, name)
-    try:
-        wanted = Scope(scope)
-    except ValueError as exc:
-        raise ValidationFailed(str(_l("Choose read, write or admin.")), field="scope") from exc
+    """Issue a token for `owner` in `tenant`; never with a scope the owner may not use. Every refused field is
+    said at once (422); then the refusals that hold whatever was typed: the ceiling (403), the policy (409)."""
+    now = utcnow()
+    with FieldErrors() as errors:
+        name = errors.collect(validated, "name", check_token_name, name)
+        wanted = errors.collect(_scope, scope)
+        expires_at = errors.collect(_expiry, tenant.id, expires_in_days, no_expiry, now)
+        rate_limit = errors.collect(_check_rate_limit, rate_limit)
+        ip_allow = errors.collect(parse_cidrs, ip_allow, "ip_allow")
+        ip_deny = errors.collect(parse_cidrs, ip_deny, "ip_deny")
     if actor is not None:
         check_may_act_on(actor, tenant.id, owner.id)
     _check_scope_ceiling(actor, tenant, owner, wanted)
-    now = utcnow()
     secret, digest = _new_secret()
     token = ApiToken(
         tenant_id=tenant.id, user_id=owner.id, name=name, scope=wanted, digest=digest,
-        hint=tokencodec.hint(secret), expires_at=_expiry(tenant.id, expires_in_days, no_expiry, now),
-        rate_limit=_check_rate_limit(rate_limit), ip_allow=parse_cidrs(ip_allow, "ip_allow"),
-        ip_deny=parse_cidrs(ip_deny, "ip_deny"), device_binding=device_binding,
-        created_by_id=actor.user.id if actor else None,
+        hint=tokencodec.hint(secret), expires_at=expires_at, rate_limit=rate_limit, ip_allow=ip_allow,
+        ip_deny=ip_deny, device_binding=device_binding, created_by_id=actor.user.id if actor else None,
     )
     db.session.add(token)
     db.session.flush()
@@ -291,9 +307,11 @@ def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_a
         raise Conflict(str(_l("This token can no longer be used, so its limits cannot change.")))
     before = {"rate_limit": token.rate_limit, "ip_allow": token.ip_allow, "ip_deny": token.ip_deny,
               "device_binding": token.device_binding}
-    token.rate_limit = _check_rate_limit(rate_limit)
-    token.ip_allow = parse_cidrs(ip_allow, "ip_allow")
-    token.ip_deny = parse_cidrs(ip_deny, "ip_deny")
+    with FieldErrors() as errors:  # every refused field at once
+        rate_limit = errors.collect(_check_rate_limit, rate_limit)
+        ip_allow = errors.collect(parse_cidrs, ip_allow, "ip_allow")
+        ip_deny = errors.collect(parse_cidrs, ip_deny, "ip_deny")
+    token.rate_limit, token.ip_allow, token.ip_deny = rate_limit, ip_allow, ip_deny
     if device_binding is not None:
         token.device_binding = device_binding
         if not device_binding:
@@ -313,8 +331,8 @@ LIVE_STATUSES = ("active", "rotated")
 
 def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | None = None,
                 scope: str | None = None, search: str | None = None, expiring_within_days: int | None = None,
-                page: int = 1, per_page: int = 25) -> Page:
-    """Tokens of the tenant, newest first, filtered and paginated."""
+                page: int = 1, per_page: int = 25, clamp: bool = False) -> Page:
+    """Tokens of the tenant, newest first, filtered and paginated (`clamp`: past the end, the last page)."""
     now = utcnow()
     query = select(ApiToken).join(User, User.id == ApiToken.user_id).where(ApiToken.tenant_id == tenant.id)
     if owner_id:
@@ -336,13 +354,10 @@ def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | No
     if expiring_within_days:
         query = query.where(*live, ApiToken.expires_at <= now + timedelta(days=expiring_within_days))
     if search:
-        like = f"%{search.strip().lower()[:100]}%"
-        query = query.where(or_(func.lower(ApiToken.name).like(like), func.lower(User.email).like(like),
-                                func.lower(ApiToken.hint).like(like)))
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    page = max(1, page)
-    items = db.session.scalars(query.order_by(ApiToken.id.desc()).limit(per_page).offset((page - 1) * per_page))
-    return Page(list(items), page, per_page, total)
+        text = search.strip()[:100]
+        query = query.where(or_(contains_text(ApiToken.name, text), contains_text(User.email, text),
+                                contains_text(ApiToken.hint, text)))
+    return page_of(query.order_by(ApiToken.id.desc()), page, per_page, clamp=clamp)
 
 
 def usage_per_day(token: ApiToken, days: int = 30, *, today: date | None = None) -> list[tuple[date, int]]:

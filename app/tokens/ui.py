@@ -3,15 +3,11 @@ section of tenant settings (with the route that saves it)."""
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from app.core import web as core_web
-from app.core.actor import Actor
-from app.core.errors import ValidationFailed
-from app.core.htmx import is_htmx
+from app.core.request_state import state
 from app.core.ui import (
     DashboardCard,
     NavItem,
@@ -19,9 +15,9 @@ from app.core.ui import (
     register_card,
     register_nav,
     register_settings_section,
-    settings_sections,
+    save_section,
 )
-from app.extensions import db
+from app.core.web import current_actor
 from app.permissions.gate import can, require
 from app.tokens import bp, services
 from app.tokens.forms import TokenPolicyForm
@@ -51,28 +47,13 @@ register_settings_section(SettingsSection("tokens", _l("API tokens"), SECTION, 4
 @require("settings.manage")
 def update_policy(slug: str):
     """Save the tenant's token policy: lifetimes, tokens without expiry, the rotation grace period."""
-    form = _policy_form(g.tenant)
-    status = 422
-    if form.validate():
-        try:
-            services.update_token_policy(
-                Actor(current_user._get_current_object(), **core_web.request_meta()), g.tenant,
-                default_days=form.default_days.data, max_days=form.max_days.data,
-                allow_no_expiry=bool(form.allow_no_expiry.data),
-                rotation_grace_minutes=form.rotation_grace_minutes.data,
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            field = getattr(form, exc.field or "", None)
-            (field.errors if field is not None else form.form_errors).append(exc.detail)
-            status = exc.status
-        else:
-            message = _("Token policy saved. It applies to tokens created and rotated from now on.")
-            if not is_htmx():
-                flash(message, "success")
-                return redirect(url_for("tenants.settings", slug=slug) + "#section-tokens")
-            return render_template(SECTION, form=form, saved=message)
-    if is_htmx():
-        return render_template(SECTION, form=form), status
-    sections = [(s, {"form": form} if s.key == "tokens" else s.context(g.tenant)) for s in settings_sections(can)]
-    return render_template("tenants/settings.html", sections=sections), status
+    tenant = state.tenant
+    return save_section(
+        "tokens", _policy_form(tenant),
+        lambda form: services.update_token_policy(
+            current_actor(), tenant, default_days=form.default_days.data, max_days=form.max_days.data,
+            allow_no_expiry=bool(form.allow_no_expiry.data), rotation_grace_minutes=form.rotation_grace_minutes.data,
+        ),
+        tenant=tenant, message=lambda _policy: _("Token policy saved. It applies to tokens created and rotated from "
+                                                 "now on."),
+    )

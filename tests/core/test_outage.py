@@ -19,11 +19,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEvent
-from app.core.models import Role, Tenant
-from app.extensions import db, limiter
+from app.core.ratelimit import limiter
+from app.extensions import db
+from app.tenants.models import Tenant
 from app.tokens import usage
 from app.tokens.models import ApiToken, TokenUsageLog
 from app.tokens.services import create_token
+from app.users.models import Role
 from tests.conftest import Auth, Client, make_app
 
 TITLE = "The service is briefly unavailable. Try again in a few seconds."

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import PASSWORD
+
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -142,3 +144,54 @@ def page(browser, live_server, page_errors):
         yield pg
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- the journeys' shared set-up
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the real sign-in page."""
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture
+def signed_in(page, member_of, create_tenant):
+    """signed_in(role, email) -> (user, tenant): a member with `role` of a new English tenant, signed in on `page`."""
+
+    def _sign_in(role, email: str):
+        user, tenant = member_of(role, tenant=create_tenant(default_locale="en"), email=email)
+        sign_in(page, email)
+        return user, tenant
+
+    return _sign_in
+
+
+def htmx_ready(page) -> None:
+    """Wait until htmx runs on the page, and mark the document, so `same_document` can tell that later steps
+    swapped parts of it instead of loading another one."""
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.evaluate("() => { window.__marker = 1 }")
+
+
+def same_document(page) -> bool:
+    """True while the document marked by `htmx_ready` is still the one shown (no reload, no navigation)."""
+    return page.evaluate("() => window.__marker") == 1
+
+
+def rows(model) -> list:
+    """Every row of `model` in every tenant, as the database holds it now (the live server wrote them)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+
+    db.session.expire_all()
+    return list(db.session.scalars(select(model).execution_options(all_tenants=True)))
+
+
+def page_width(page) -> tuple[int, int]:
+    """(the document's width, the viewport's width): a page that fits never scrolls sideways."""
+    width, viewport = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    return width, viewport

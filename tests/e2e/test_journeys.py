@@ -10,19 +10,13 @@ import re
 
 import pytest
 
-from app.core.models import Membership, Role, Tenant
 from app.extensions import db
-from tests.conftest import PASSWORD
+from app.tenants.models import Tenant
+from app.users.models import Membership, Role
+from tests.e2e.conftest import htmx_ready, same_document, sign_in
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' for browser tests",
                              ).expect
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/auth/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_sign_in_switch_tenant_and_sign_out(page, page_errors, create_tenant, create_user):
@@ -72,19 +66,17 @@ def test_sign_in_switch_tenant_and_sign_out(page, page_errors, create_tenant, cr
     assert page_errors.all() == []
 
 
-def test_admin_saves_settings_with_htmx_without_reload(page, page_errors, member_of, create_tenant):
-    _, tenant = member_of(Role.ADMIN, tenant=create_tenant(default_locale="en"), email="admin@example.com")
+def test_admin_saves_settings_with_htmx_without_reload(page, page_errors, signed_in):
+    _, tenant = signed_in(Role.ADMIN, "admin@example.com")
     slug, tenant_id, old_name = tenant.slug, tenant.id, tenant.name
 
-    sign_in(page, "admin@example.com")
     expect(page.get_by_role("heading", level=1)).to_have_text(old_name)
 
     page.goto(f"/t/{slug}/settings")
     general = page.locator("#section-general")
     expect(general.get_by_role("heading", name="General")).to_be_visible()
     # htmx must have loaded and processed the form (a CSP block would leave it a plain form).
-    page.wait_for_function("() => window.htmx !== undefined")
-    page.evaluate("() => { window.__marker = 1 }")
+    htmx_ready(page)
 
     name = general.get_by_label("Name")
     name.fill("Renamed Corp")
@@ -95,7 +87,7 @@ def test_admin_saves_settings_with_htmx_without_reload(page, page_errors, member
     expect(general.get_by_label("Name")).to_have_value("Renamed Corp")
 
     # The same document: htmx swapped the form, the page did not reload or navigate.
-    assert page.evaluate("() => window.__marker") == 1
+    assert same_document(page)
     assert page.url.endswith(f"/t/{slug}/settings")
 
     # htmx sent the request, with the CSRF header inherited from <body>.

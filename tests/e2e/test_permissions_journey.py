@@ -5,30 +5,23 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
 from app.core.actor import Actor
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
-from tests.e2e.test_journeys import sign_in
+from app.users.models import Role
+from tests.e2e.conftest import htmx_ready, page_width, rows, same_document, sign_in
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' for browser tests",
                              ).expect
 
 
-def _live_rules() -> list[PermissionRule]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(PermissionRule).execution_options(all_tenants=True)))
-
-
-def test_admin_adds_explains_and_removes_a_rule(page, page_errors, member_of, create_user, create_tenant):
-    _, tenant = member_of(Role.ADMIN, tenant=create_tenant(default_locale="en"), email="admin@example.com")
+def test_admin_adds_explains_and_removes_a_rule(page, page_errors, signed_in, create_user):
+    _, tenant = signed_in(Role.ADMIN, "admin@example.com")
     create_user("bob@example.com", tenant=tenant, role=Role.MANAGER)
     slug = tenant.slug
 
-    sign_in(page, "admin@example.com")
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Permissions").click()
     expect(page).to_have_url(re.compile(rf"/t/{slug}/permissions$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Permissions")
@@ -48,8 +41,7 @@ def test_admin_adds_explains_and_removes_a_rule(page, page_errors, member_of, cr
     expect(view_row).to_contain_text("Allowed")
     expect(view_row).to_contain_text("The role manager includes permissions.view by default.")
 
-    page.wait_for_function("() => window.htmx !== undefined")
-    page.evaluate("() => { window.__marker = 1 }")
+    htmx_ready(page)
 
     # Add a deny rule with the form: the list, the matrix and the form change in place.
     form = page.locator("#rule-form")
@@ -61,11 +53,11 @@ def test_admin_adds_explains_and_removes_a_rule(page, page_errors, member_of, cr
 
     expect(page.locator("#perm-rule-form").get_by_role("status")).to_contain_text(
         "added: Deny permissions.* for bob@example.com")
-    [rule] = _live_rules()
+    [rule] = rows(PermissionRule)
     row = page.locator(f"#rule-{rule.id}")
     expect(row).to_contain_text("Audit in progress")
     expect(view_row).to_contain_text("Denied")
-    assert page.evaluate("() => window.__marker") == 1  # no reload
+    assert same_document(page)  # no reload
     expect(page.locator("#rule-form").get_by_label("Reason")).to_have_value("")
 
     # Why? for the cell: the panel says which rule decided, with the trace.
@@ -73,7 +65,7 @@ def test_admin_adds_explains_and_removes_a_rule(page, page_errors, member_of, cr
     why = page.locator("#perm-why")
     expect(why).to_contain_text(f"Denied by DENY rule #{rule.id} (tenant) on permissions.*: Audit in progress.")
     expect(why.get_by_role("listitem").first).to_contain_text("matches: DENY rule")
-    assert page.evaluate("() => window.__marker") == 1
+    assert same_document(page)
 
     # Check as: the same question through the form, with a resource.
     check = page.locator("#check-form")
@@ -88,8 +80,8 @@ def test_admin_adds_explains_and_removes_a_rule(page, page_errors, member_of, cr
     expect(page.locator("#perm-rules-list").get_by_role("status")).to_contain_text(f"Rule #{rule.id} removed.")
     expect(row).to_have_count(0)
     expect(view_row).to_contain_text("Allowed")
-    assert page.evaluate("() => window.__marker") == 1
-    assert _live_rules() == []
+    assert same_document(page)
+    assert rows(PermissionRule) == []
 
     assert page_errors.all() == []
 
@@ -104,6 +96,6 @@ def test_permissions_page_fits_a_phone(page, page_errors, member_of, create_user
     page.goto(f"/t/{tenant.slug}/permissions?user={bob.id}")
     expect(page.get_by_role("heading", name="Effective permissions of bob@example.com")).to_be_visible()
     # Wide tables scroll inside their own box; the page itself never scrolls sideways.
-    width, viewport = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    width, viewport = page_width(page)
     assert width <= viewport, f"the page is {width}px wide on a {viewport}px screen"
     assert page_errors.all() == []

@@ -6,34 +6,26 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
 
-from app.core.models import Role
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken
-from tests.e2e.test_journeys import sign_in
+from app.users.models import Role
+from tests.e2e.conftest import htmx_ready, page_width, rows, same_document, sign_in
 
 expect = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' for browser tests",
                              ).expect
 
 
-def _tokens() -> list[ApiToken]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(ApiToken).execution_options(all_tenants=True)))
-
-
-def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, member_of, create_tenant):
-    _, tenant = member_of(Role.MEMBER, tenant=create_tenant(default_locale="en"), email="dev@example.com")
+def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, signed_in):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    _, tenant = signed_in(Role.MEMBER, "dev@example.com")
     slug = tenant.slug
 
-    sign_in(page, "dev@example.com")
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="API tokens").click()
     expect(page).to_have_url(re.compile(rf"/t/{slug}/tokens$"))
     expect(page.get_by_role("heading", level=1)).to_have_text("API tokens")
-    page.wait_for_function("() => window.htmx !== undefined")
-    page.evaluate("() => { window.__marker = 1 }")
+    htmx_ready(page)
 
     # Create: htmx swaps the form for the one-time reveal and refreshes the list in place.
     form = page.locator("#create-form")
@@ -48,7 +40,7 @@ def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, mem
     secret = secret_field.input_value()
     assert re.fullmatch(r"hbx_p_[0-9A-Za-z]{36}", secret)
     expect(page.locator("#tokens-list")).to_contain_text("Nightly backup")
-    assert page.evaluate("() => window.__marker") == 1  # no reload
+    assert same_document(page)  # no reload
 
     # Copy: the clipboard holds the secret and a live region says so.
     page.get_by_role("button", name="Copy", exact=True).click()
@@ -62,7 +54,7 @@ def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, mem
     assert secret not in page.content()
 
     # The token's page: details, the usage chart, the limits form; never the secret.
-    [token] = _tokens()
+    [token] = rows(ApiToken)
     page.locator("#tokens-list").get_by_role("link", name="Nightly backup").click()
     expect(page).to_have_url(re.compile(rf"/t/{slug}/tokens/{token.id}$"))
     expect(page.locator("#token-status")).to_contain_text("Active")
@@ -74,7 +66,7 @@ def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, mem
     page.once("dialog", lambda dialog: dialog.dismiss())
     page.get_by_role("button", name="Revoke").click()
     expect(page.locator("#token-status")).to_contain_text("Active")
-    assert _tokens()[0].revoked_at is None
+    assert rows(ApiToken)[0].revoked_at is None
     page.get_by_label("Reason (optional)").fill("Replaced by a new backup host")
     messages = []
 
@@ -87,7 +79,7 @@ def test_create_copy_open_and_revoke_a_token(page, page_errors, live_server, mem
     expect(page.locator("#token-detail").get_by_role("status").first).to_contain_text("Token “Nightly backup” revoked.")
     expect(page.locator("#token-status")).to_contain_text("Revoked")
     assert messages and "This cannot be undone." in messages[0]
-    assert _tokens()[0].revoke_reason == "Replaced by a new backup host"
+    assert rows(ApiToken)[0].revoke_reason == "Replaced by a new backup host"
     assert page_errors.all() == []
 
 
@@ -101,6 +93,6 @@ def test_token_pages_fit_a_phone(page, page_errors, member_of, create_tenant):
     for path in (f"/t/{tenant.slug}/tokens", f"/t/{tenant.slug}/tokens/{issued.token.id}"):
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
-        width = page.evaluate("() => document.documentElement.scrollWidth")
+        width, _viewport = page_width(page)
         assert width <= 375, (path, width)  # nothing widens the page: tables scroll inside their box
     assert page_errors.all() == []

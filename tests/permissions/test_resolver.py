@@ -12,35 +12,16 @@ from sqlalchemy import delete, select, update
 
 from app.core.actor import Actor
 from app.core.mixins import utcnow
-from app.core.models import Membership, Profile, Role, Tenant, User, UserStatus
-from app.extensions import db, limiter
+from app.core.ratelimit import limiter
+from app.extensions import db
 from app.permissions import catalogue, resolver
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.policy import Policy
 from app.permissions.resolver import bump_policy_version, cache, policy_version, resolve, warm_up
 from app.permissions.services import create_rule, delete_rule
+from app.tenants.models import Tenant
+from app.users.models import Membership, Profile, Role, User, UserStatus
 from tests.conftest import make_app
-
-
-@pytest.fixture
-def rule_for(app):
-    """rule_for(actor, tenant, user, effect, target, **kw) -> PermissionRule, committed."""
-
-    def _create(actor: User, tenant: Tenant, user: User, effect: str, target: str, **kwargs) -> PermissionRule:
-        rule = create_rule(Actor(actor), tenant, user_id=user.id, effect=effect, target=target, **kwargs)
-        db.session.commit()
-        return rule
-
-    return _create
-
-
-@pytest.fixture
-def operator(create_user):
-    """An operator (for global rules) who is a member of nothing."""
-    user = create_user("operator@example.com")
-    user.is_operator = True
-    db.session.commit()
-    return user
 
 
 def _set_status(user: User, status: UserStatus) -> None:
@@ -72,21 +53,21 @@ def test_no_grant_is_denied_with_a_reason(member_of):
     assert decision.reason == "No role default or rule grants settings.manage."
 
 
-def test_allow_rule_grants_what_the_role_lacks(member_of, create_user, rule_for):
+def test_allow_rule_grants_what_the_role_lacks(member_of, create_user, add_rule):
     user, tenant = member_of(Role.MEMBER)
     owner = create_user(tenant=tenant, role=Role.OWNER)
-    rule = rule_for(owner, tenant, user, "allow", "settings.manage", reason="runs the settings this month")
+    rule = add_rule(owner, tenant, user, "allow", "settings.manage", reason="runs the settings this month")
     decision = resolve(user, tenant, "settings.manage")
     assert decision.allowed and decision.rule.id == rule.id
     assert decision.reason == (f"Allowed by ALLOW rule #{rule.id} (tenant) on settings.manage: "
                                "runs the settings this month.")
 
 
-def test_deny_rule_beats_the_role_default(member_of, create_user, rule_for):
+def test_deny_rule_beats_the_role_default(member_of, create_user, add_rule):
     admin, tenant = member_of(Role.ADMIN)
     owner = create_user(tenant=tenant, role=Role.OWNER)
     assert resolve(admin, tenant, "settings.manage").allowed
-    rule = rule_for(owner, tenant, admin, "deny", "settings.manage", reason="on leave")
+    rule = add_rule(owner, tenant, admin, "deny", "settings.manage", reason="on leave")
     decision = resolve(admin, tenant, "settings.manage")
     assert not decision.allowed and decision.rule.id == rule.id and decision.rule.effect == Effect.DENY
     assert decision.reason == f"Denied by DENY rule #{rule.id} (tenant) on settings.manage: on leave."
@@ -106,14 +87,14 @@ DENY_BEATS_ALLOW = {
 
 @pytest.mark.parametrize("deny_first", [False, True], ids=["allow-created-first", "deny-created-first"])
 @pytest.mark.parametrize("case", DENY_BEATS_ALLOW, ids=list(DENY_BEATS_ALLOW))
-def test_deny_beats_allow_in_every_combination(case, deny_first, member_of, operator, rule_for):
+def test_deny_beats_allow_in_every_combination(case, deny_first, member_of, operator, add_rule):
     (allow_target, allow_scope), (deny_target, deny_scope) = DENY_BEATS_ALLOW[case]
     user, tenant = member_of(Role.MEMBER)  # no role default for permissions.manage
     _add_member(tenant, operator, Role.OWNER)
     specs = [("allow", allow_target, allow_scope), ("deny", deny_target, deny_scope)]
     created = {}
     for effect, target, scope in (reversed(specs) if deny_first else specs):
-        created[effect] = rule_for(operator, tenant, user, effect, target, scope=scope)
+        created[effect] = add_rule(operator, tenant, user, effect, target, scope=scope)
     decision = resolve(user, tenant, "permissions.manage")
     assert not decision.allowed
     assert decision.rule.id == created["deny"].id and decision.rule.effect == Effect.DENY
@@ -124,24 +105,24 @@ def test_deny_beats_allow_in_every_combination(case, deny_first, member_of, oper
     assert decision.allowed and decision.rule.id == created["allow"].id
 
 
-def test_resource_deny_beats_a_general_allow_on_that_resource(member_of, create_user, rule_for):
+def test_resource_deny_beats_a_general_allow_on_that_resource(member_of, create_user, add_rule):
     user, tenant = member_of(Role.MEMBER)
     owner = create_user(tenant=tenant, role=Role.OWNER)
-    rule_for(owner, tenant, user, "allow", "permissions.manage")
-    deny = rule_for(owner, tenant, user, "deny", "permissions.manage", resource=f"user:{owner.id}")
+    add_rule(owner, tenant, user, "allow", "permissions.manage")
+    deny = add_rule(owner, tenant, user, "deny", "permissions.manage", resource=f"user:{owner.id}")
     assert resolve(user, tenant, "permissions.manage").allowed
     assert resolve(user, tenant, "permissions.manage", f"user:{user.id}").allowed
     decision = resolve(user, tenant, "permissions.manage", f"user:{owner.id}")
     assert not decision.allowed and decision.rule.id == deny.id
 
 
-def test_tenant_rule_never_applies_in_another_tenant(member_of, create_user, create_tenant, rule_for):
+def test_tenant_rule_never_applies_in_another_tenant(member_of, create_user, create_tenant, add_rule):
     user, tenant_a = member_of(Role.MEMBER)
     tenant_b = create_tenant()
     _add_member(tenant_b, user, Role.MEMBER)
     owner = create_user(tenant=tenant_a, role=Role.OWNER)
-    rule_for(owner, tenant_a, user, "allow", "settings.manage")
-    rule_for(owner, tenant_a, user, "deny", "dashboard.view")
+    add_rule(owner, tenant_a, user, "allow", "settings.manage")
+    add_rule(owner, tenant_a, user, "deny", "dashboard.view")
     assert resolve(user, tenant_a, "settings.manage").allowed
     assert not resolve(user, tenant_a, "dashboard.view").allowed
     assert not resolve(user, tenant_b, "settings.manage").allowed
@@ -149,13 +130,13 @@ def test_tenant_rule_never_applies_in_another_tenant(member_of, create_user, cre
     assert other.allowed and other.rule is None
 
 
-def test_global_rule_applies_in_every_tenant(member_of, create_tenant, operator, rule_for):
+def test_global_rule_applies_in_every_tenant(member_of, create_tenant, operator, add_rule):
     user, tenant_a = member_of(Role.MEMBER)
     tenant_b = create_tenant()
     _add_member(tenant_b, user, Role.MEMBER)
     _add_member(tenant_a, operator, Role.OWNER)
-    deny = rule_for(operator, tenant_a, user, "deny", "dashboard.view", scope="global")
-    allow = rule_for(operator, tenant_a, user, "allow", "settings.manage", scope="global")
+    deny = add_rule(operator, tenant_a, user, "deny", "dashboard.view", scope="global")
+    allow = add_rule(operator, tenant_a, user, "allow", "settings.manage", scope="global")
     assert deny.tenant_id is None and allow.tenant_id is None
     for tenant in (tenant_a, tenant_b):
         dashboard = resolve(user, tenant, "dashboard.view")
@@ -163,12 +144,12 @@ def test_global_rule_applies_in_every_tenant(member_of, create_tenant, operator,
         assert resolve(user, tenant, "settings.manage").rule.id == allow.id
 
 
-def test_expired_rules_are_ignored(member_of, create_user, rule_for):
+def test_expired_rules_are_ignored(member_of, create_user, add_rule):
     user, tenant = member_of(Role.MEMBER)
     owner = create_user(tenant=tenant, role=Role.OWNER)
     now = utcnow()
-    rule_for(owner, tenant, user, "allow", "settings.manage", expires_at=now + timedelta(hours=1))
-    rule_for(owner, tenant, user, "deny", "dashboard.view", expires_at=now + timedelta(hours=1))
+    add_rule(owner, tenant, user, "allow", "settings.manage", expires_at=now + timedelta(hours=1))
+    add_rule(owner, tenant, user, "deny", "dashboard.view", expires_at=now + timedelta(hours=1))
     policy = resolver.load_policy(user.id, tenant.id)
     assert policy.decide("settings.manage", now=now).allowed
     assert not policy.decide("dashboard.view", now=now).allowed
@@ -189,10 +170,10 @@ def test_rule_stored_already_expired_is_ignored(member_of, create_user):
     assert any(line.startswith("ignored: ALLOW rule") for line in decision.trace)
 
 
-def test_resource_limited_rule_applies_only_to_that_resource(member_of, create_user, rule_for):
+def test_resource_limited_rule_applies_only_to_that_resource(member_of, create_user, add_rule):
     user, tenant = member_of(Role.MEMBER)
     owner = create_user(tenant=tenant, role=Role.OWNER)
-    rule = rule_for(owner, tenant, user, "allow", "permissions.manage", resource=f"user:{owner.id}")
+    rule = add_rule(owner, tenant, user, "allow", "permissions.manage", resource=f"user:{owner.id}")
     assert resolve(user, tenant, "permissions.manage", f"user:{owner.id}").rule.id == rule.id
     assert not resolve(user, tenant, "permissions.manage").allowed
     assert not resolve(user, tenant, "permissions.manage", f"user:{user.id}").allowed
@@ -200,11 +181,11 @@ def test_resource_limited_rule_applies_only_to_that_resource(member_of, create_u
 
 
 @pytest.mark.parametrize("status", [UserStatus.BLOCKED, UserStatus.INACTIVE, UserStatus.PENDING])
-def test_user_who_is_not_active_is_denied_everything(status, member_of, operator, rule_for):
+def test_user_who_is_not_active_is_denied_everything(status, member_of, operator, add_rule):
     user, tenant = member_of(Role.OWNER)
     _add_member(tenant, operator, Role.OWNER)
-    rule_for(operator, tenant, user, "allow", "settings.*")
-    rule_for(operator, tenant, user, "allow", "dashboard.view", scope="global")
+    add_rule(operator, tenant, user, "allow", "settings.*")
+    add_rule(operator, tenant, user, "allow", "dashboard.view", scope="global")
     assert resolve(user, tenant, "settings.manage").allowed
     _set_status(user, status)
     for action in catalogue.actions():
@@ -241,23 +222,23 @@ def test_non_member_who_is_not_an_operator_has_no_defaults(create_user, create_t
     assert not any(resolve(user, tenant, a.key).allowed for a in catalogue.actions())
 
 
-def test_unknown_action_is_denied_with_a_clear_reason(member_of, create_user, rule_for):
+def test_unknown_action_is_denied_with_a_clear_reason(member_of, create_user, add_rule):
     user, tenant = member_of(Role.OWNER)
     decision = resolve(user, tenant, "rockets.launch")
     assert not decision.allowed and decision.reason == "rockets.launch is not a known permission."
     # Not even a module-wide allow grants an action the catalogue does not have.
     owner = create_user(tenant=tenant, role=Role.OWNER)
-    rule_for(owner, tenant, user, "allow", "settings.*")
+    add_rule(owner, tenant, user, "allow", "settings.*")
     decision = resolve(user, tenant, "settings.launch")
     assert not decision.allowed and decision.reason == "settings.launch is not a known permission."
 
 
-def test_explain_gives_a_trace_naming_every_rule(member_of, create_user, rule_for):
+def test_explain_gives_a_trace_naming_every_rule(member_of, create_user, add_rule):
     user, tenant = member_of(Role.ADMIN)
     owner = create_user(tenant=tenant, role=Role.OWNER)
-    allow = rule_for(owner, tenant, user, "allow", "settings.manage", reason="helps out")
-    other = rule_for(owner, tenant, user, "deny", "settings.*", resource=f"user:{owner.id}")
-    deny = rule_for(owner, tenant, user, "deny", "settings.*", reason="audit freeze")
+    allow = add_rule(owner, tenant, user, "allow", "settings.manage", reason="helps out")
+    other = add_rule(owner, tenant, user, "deny", "settings.*", resource=f"user:{owner.id}")
+    deny = add_rule(owner, tenant, user, "deny", "settings.*", reason="audit freeze")
     decision = resolve(user, tenant, "settings.manage", explain=True)
     assert not decision.allowed and decision.rule.id == deny.id
     assert decision.trace == (

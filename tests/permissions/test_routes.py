@@ -6,12 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
-from app.core.actor import Actor
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
 from app.permissions.models import PermissionRule
-from app.permissions.services import create_rule
+from app.users.models import Role
 
 TARGETS = {"HX-Target": "div#perm-rules-list"}
 
@@ -23,24 +21,6 @@ def _rules(**where):
 
 def _events(action):
     return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
-
-
-def _rule(admin, tenant, subject, **kwargs):
-    kwargs.setdefault("effect", "deny")
-    kwargs.setdefault("target", "settings.*")
-    kwargs.setdefault("reason", "frozen")
-    rule = create_rule(Actor(admin), tenant, user_id=subject.id, **kwargs)
-    db.session.commit()
-    return rule
-
-
-@pytest.fixture
-def team(client, auth, member_of, create_user):
-    """An admin signed in, with a member beside them in the same tenant."""
-    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
-    member = create_user("member@example.com", tenant=tenant, role=Role.MEMBER)
-    auth.login(admin)
-    return admin, member, tenant
 
 
 def _form(member, **changes):
@@ -66,11 +46,11 @@ def test_admin_sees_a_members_matrix_with_reasons(client, team):
     assert 'name="scope"' not in body  # global rules are for operators
 
 
-def test_nav_and_dashboard_card(client, team, member_of, auth, make_client, create_user):
+def test_nav_and_dashboard_card(client, team, member_of, auth, make_client, create_user, add_rule):
     admin, member, tenant = team
-    _rule(admin, tenant, member, expires_at=utcnow() + timedelta(days=2))
-    _rule(admin, tenant, member, effect="allow", target="permissions.view")
-    expired = _rule(admin, tenant, member, effect="allow", expires_at=utcnow() + timedelta(hours=1))
+    add_rule(admin, tenant, member, expires_at=utcnow() + timedelta(days=2))
+    add_rule(admin, tenant, member, effect="allow", target="permissions.view")
+    expired = add_rule(admin, tenant, member, effect="allow", expires_at=utcnow() + timedelta(hours=1))
     expired.expires_at = utcnow() - timedelta(hours=1)  # not pruned yet: ignored, and not counted
     db.session.commit()
     body = client.get(f"/t/{tenant.slug}/").get_data(as_text=True)
@@ -83,10 +63,10 @@ def test_nav_and_dashboard_card(client, team, member_of, auth, make_client, crea
     assert f'href="/t/{tenant.slug}/permissions"' not in body and 'id="card-permissions"' not in body
 
 
-def test_manager_may_look_but_not_change(client, auth, member_of, create_user):
+def test_manager_may_look_but_not_change(client, auth, member_of, create_user, add_rule):
     manager, tenant = member_of(Role.MANAGER)
     member = create_user(tenant=tenant)
-    rule = _rule(manager, tenant, member)
+    rule = add_rule(manager, tenant, member)
     auth.login(manager)
     body = client.get(f"/t/{tenant.slug}/permissions?user={member.id}").get_data(as_text=True)
     assert 'id="rule-form"' not in body and "Remove" not in body and f'id="rule-{rule.id}"' in body
@@ -209,9 +189,9 @@ def test_only_operators_add_global_rules(client, team, auth, make_client, create
 # ---------------------------------------------------------------- removing rules
 
 
-def test_delete_with_htmx_returns_the_list_and_audits(client, team):
+def test_delete_with_htmx_returns_the_list_and_audits(client, team, add_rule):
     admin, member, tenant = team
-    kept, gone = _rule(admin, tenant, member, reason="keep me"), _rule(admin, tenant, member, reason="drop me")
+    kept, gone = add_rule(admin, tenant, member, reason="keep me"), add_rule(admin, tenant, member, reason="drop me")
     url = f"/t/{tenant.slug}/permissions/rules/{gone.id}/delete?user={member.id}&rules_q=me"
     response = client.post(url, htmx=True)
     body = response.get_data(as_text=True)
@@ -226,18 +206,18 @@ def test_delete_with_htmx_returns_the_list_and_audits(client, team):
     assert event.actor_user_id == admin.id and event.target_id == str(gone.id)
 
 
-def test_delete_without_js_redirects_with_flash(client, team):
+def test_delete_without_js_redirects_with_flash(client, team, add_rule):
     admin, member, tenant = team
-    rule = _rule(admin, tenant, member)
+    rule = add_rule(admin, tenant, member)
     response = client.post(f"/t/{tenant.slug}/permissions/rules/{rule.id}/delete?rules_effect=deny")
     assert response.status_code == 302
     assert response.headers["Location"] == f"/t/{tenant.slug}/permissions?rules_effect=deny"
     assert f"Rule #{rule.id} removed." in client.get(response.headers["Location"]).get_data(as_text=True)
 
 
-def test_another_tenants_rule_is_not_found(client, team, member_of):
+def test_another_tenants_rule_is_not_found(client, team, member_of, add_rule):
     owner, elsewhere = member_of(Role.OWNER)
-    foreign = _rule(owner, elsewhere, owner)
+    foreign = add_rule(owner, elsewhere, owner)
     assert client.post(f"/t/{team[2].slug}/permissions/rules/{foreign.id}/delete", htmx=True).status_code == 404
     assert client.post(f"/t/{team[2].slug}/permissions/rules/99999999999/delete").status_code == 404
     assert _rules(id=foreign.id)[0].deleted_at is None and _events("permission.rule_deleted") == []

@@ -5,29 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.core.actor import Actor
 from app.core.mixins import utcnow
-from app.core.models import Role
 from app.extensions import db
-from app.permissions.services import create_rule
-
-
-@pytest.fixture
-def team(client, auth, member_of, create_user):
-    """An admin signed in, with a member beside them in the same tenant."""
-    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
-    member = create_user("member@example.com", tenant=tenant, role=Role.MEMBER)
-    auth.login(admin)
-    return admin, member, tenant
-
-
-def _rule(admin, tenant, subject, **kwargs):
-    kwargs.setdefault("effect", "deny")
-    kwargs.setdefault("target", "settings.*")
-    kwargs.setdefault("reason", "frozen")
-    rule = create_rule(Actor(admin), tenant, user_id=subject.id, **kwargs)
-    db.session.commit()
-    return rule
+from app.users.models import Role
 
 
 def _rows(body):
@@ -48,9 +28,9 @@ def test_why_panel_explains_a_role_default(client, team):
     assert '<div id="perm-check-form" hx-swap-oob="innerHTML">' in body  # the check form follows the question
 
 
-def test_why_panel_names_the_rule_that_decided(client, team):
+def test_why_panel_names_the_rule_that_decided(client, team, add_rule):
     admin, member, tenant = team
-    rule = _rule(admin, tenant, member, effect="allow", target="settings.manage", reason="covering for Ana")
+    rule = add_rule(admin, tenant, member, effect="allow", target="settings.manage", reason="covering for Ana")
     response = client.get(f"/t/{tenant.slug}/permissions/why?user={member.id}&action=settings.manage")
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" in body  # without htmx: the whole page, panel filled
@@ -59,9 +39,9 @@ def test_why_panel_names_the_rule_that_decided(client, team):
     assert "Effective permissions of member@example.com" in body
 
 
-def test_check_as_with_a_resource(client, team):
+def test_check_as_with_a_resource(client, team, add_rule):
     admin, member, tenant = team
-    rule = _rule(admin, tenant, member, effect="allow", target="settings.manage", resource=f"user:{admin.id}")
+    rule = add_rule(admin, tenant, member, effect="allow", target="settings.manage", resource=f"user:{admin.id}")
     url = f"/t/{tenant.slug}/permissions/check?check-user_id={member.id}&check-action=settings.manage"
     on_it = client.get(f"{url}&check-resource=user:{admin.id}", headers={"HX-Request": "true"})
     assert on_it.status_code == 200 and f"Allowed by ALLOW rule #{rule.id}" in on_it.get_data(as_text=True)
@@ -96,12 +76,12 @@ def test_why_without_a_question_is_a_clear_422(client, team):
 
 
 @pytest.fixture
-def many_rules(team, create_user):
+def many_rules(team, create_user, add_rule):
     """30 rules: 20 deny on the member, 10 allow on a second member."""
     admin, member, tenant = team
     other = create_user("zed@example.com", tenant=tenant)
-    deny = [_rule(admin, tenant, member, reason=f"deny {i}") for i in range(20)]
-    allow = [_rule(admin, tenant, other, effect="allow", target="permissions.view", reason=f"grant {i}")
+    deny = [add_rule(admin, tenant, member, reason=f"deny {i}") for i in range(20)]
+    allow = [add_rule(admin, tenant, other, effect="allow", target="permissions.view", reason=f"grant {i}")
              for i in range(10)]
     return admin, member, other, tenant, deny, allow
 
@@ -138,9 +118,9 @@ def test_rules_are_filtered_and_searched(client, many_rules):
     assert "20 rules" in body and "rules_effect=deny" in body and "rules_q=deny" in body  # pages keep the filters
 
 
-def test_expired_rules_are_marked(client, team):
+def test_expired_rules_are_marked(client, team, add_rule):
     admin, member, tenant = team
-    rule = _rule(admin, tenant, member, expires_at=utcnow() + timedelta(hours=1))
+    rule = add_rule(admin, tenant, member, expires_at=utcnow() + timedelta(hours=1))
     rule.expires_at = utcnow() - timedelta(hours=1)
     db.session.commit()
     assert "expired</span>" in client.get(f"/t/{tenant.slug}/permissions").get_data(as_text=True)

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from app.audit.models import AuditEvent
 from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.mixins import utcnow
-from app.core.models import Membership, Role
 from app.extensions import db
 from app.permissions import catalogue
 from app.permissions.models import Effect, PermissionRule
@@ -26,6 +25,7 @@ from app.permissions.services import (
     parse_resource,
     prune_expired,
 )
+from app.users.models import Membership, Role
 
 
 @pytest.fixture
@@ -34,14 +34,6 @@ def team(member_of, create_user):
     owner, tenant = member_of(Role.OWNER)
     member = create_user("member@example.com", tenant=tenant, role=Role.MEMBER)
     return owner, member, tenant
-
-
-@pytest.fixture
-def operator(create_user):
-    user = create_user("operator@example.com")
-    user.is_operator = True
-    db.session.commit()
-    return user
 
 
 def _events(action: str) -> list[AuditEvent]:

@@ -18,7 +18,7 @@ ROUTES: dict[str, str] = {
     "auth.set_locale": "public",
     "auth.logout": "login",
     "tenants.home": "login",
-    "tenants.dashboard": "tenant",
+    "tenants.dashboard": "permission:dashboard.view",
     "tenants.settings": "permission:settings.manage",
     "tenants.update_general": "permission:settings.manage",
     "permissions.page": "permission:permissions.view",

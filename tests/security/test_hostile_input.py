@@ -27,13 +27,15 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from app.core.actor import Actor
-from app.core.models import Role, Tenant
-from app.extensions import db, limiter
+from app.core.ratelimit import limiter
+from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
+from app.tenants.models import Tenant
 from app.tokens import services, usage
 from app.tokens.models import ApiToken
+from app.users.models import Role
 from tests.conftest import PASSWORD, Client
 from tests.security.route_table import ROUTES, api_routes
 
@@ -210,7 +212,7 @@ def _in_30_days() -> datetime:
 @pytest.fixture
 def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch):
     # Sign-ins (and failed ones) by the hundred: a cheap password hash keeps them quick; it is not under test.
-    monkeypatch.setattr("app.core.models.PASSWORD_METHOD", "pbkdf2:sha256:1")
+    monkeypatch.setattr("app.users.models.PASSWORD_METHOD", "pbkdf2:sha256:1")
     # UTC-3: a far date typed in its rule form is past the year 9999 in UTC
     owner, tenant = member_of(Role.OWNER, tenant=create_tenant(name="Fuzzed Tenant", timezone="America/Sao_Paulo"))
     member = create_user(tenant=tenant)
@@ -389,7 +391,7 @@ def send(world: World, route: Route, method: str, hostile: dict, htmx: str | Non
         if route.endpoint in {"auth.login", "auth.set_locale"}:
             client = Client(world.app.test_client())  # signed out: the sign-in page shows its form
         if method == "POST":
-            form = [("csrf_token", client.token()),
+            form = [("csrf_token", client.token()), ("form_nonce", client.nonce()),  # as a rendered form carries
                     *_pairs((*route.form, *route.also), world.valid, hostile, "form")]
             body = _encoded(form)
     if query:

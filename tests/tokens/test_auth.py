@@ -10,16 +10,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select, text, update
 
+from app.api.auth import DEVICE_HEADER
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
-from app.core.models import Membership, Role, UserStatus
 from app.extensions import db
 from app.permissions.services import create_rule
 from app.tokens import services, usage
-from app.tokens.auth import DEVICE_HEADER
 from app.tokens.models import ApiToken, TokenUsageLog
+from app.users.models import Membership, Role, UserStatus
 from tests.tokens.helpers import problem_of, recorded_sql
 
 ME = "/api/v1/me"

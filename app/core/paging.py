@@ -1,0 +1,52 @@
+"""Paging: the one way a list is cut into pages, for the pages and the API alike.
+
+`page_of(statement, page, per_page)` counts the statement's rows and loads one page of them (count plus
+offset). Flask-SQLAlchemy's `db.paginate` does the same for statements of one model only (it applies
+`scalars()`); `page_of` also pages rows of several columns (`rows=True`), and says in one place what a page past
+the end is: the last page for a person (`clamp=True`, after a removal emptied the page on screen), an empty page
+for the API (a client that pages until it gets no items must stop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+
+from app.extensions import db
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: its items, its number, the page size, the total count and (derived) how many pages.
+    Templates (macros/pagination.html) and the API's list envelope (app/api/lists.py) read this shape."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the list has (at least one, an empty list has an empty first page)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def page_of(statement: Select, page: int, per_page: int, *, clamp: bool = False, rows: bool = False) -> Page:
+    """Page `page` (from 1) of `statement`'s results, `per_page` a page; the statement carries its ORDER BY.
+
+    A page below 1 is the first. Past the end: the last page with `clamp`, else an empty page that keeps its
+    number. `rows=True` for a statement of several columns or entities (items are rows, not scalars)."""
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    page = max(1, page)
+    if clamp:
+        page = min(page, max(1, -(-total // per_page)))
+    window = statement.limit(per_page).offset((page - 1) * per_page)
+    items = db.session.execute(window).all() if rows else db.session.scalars(window).all()
+    return Page(list(items), page, per_page, total)
+
+
+def contains_text(column, text: str):
+    """A case-insensitive "`column` contains `text`" condition, taking `text` literally (`%` and `_` match only
+    themselves): what a list's search box means."""
+    return func.lower(column).contains(text.lower(), autoescape=True)
