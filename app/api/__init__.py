@@ -69,11 +69,6 @@ class PageQuery(StrictModel):
 AUTH_ERRORS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_429": Problem}
 
 
-def page_body(page, items: list[dict]) -> dict:
-    """The envelope of every list: items plus page, per_page, total and pages."""
-    return {"items": items, "page": page.page, "per_page": page.per_page, "total": page.total, "pages": page.pages}
-
-
 class RequestInvalid(ValidationFailed):
     code = "request_invalid"
     title = _l("The request body or query does not match the schema.")
