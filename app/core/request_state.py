@@ -38,17 +38,7 @@ class RequestState:
     #: this request's id (app.core.security)
     request_id: str | None
 
-    _FLAGS = frozenset({"no_store"})
-
-    def __getattr__(self, name: str):
-        if name not in RequestState.__annotations__:
-            raise AttributeError(f"request state has no key {name!r}: declare it in app/core/request_state.py")
-        return g.get(name, False if name in self._FLAGS else None)
-
-    def __setattr__(self, name: str, value) -> None:
-        if name not in RequestState.__annotations__:
-            raise AttributeError(f"request state has no key {name!r}: declare it in app/core/request_state.py")
-        setattr(g, name, value)
+    __slots__ = ()  # nothing is kept on the object: every key is a property over `flask.g` (below)
 
     def pop(self, name: str):
         """Remove `name` and return what it held (None when unset)."""
@@ -60,6 +50,24 @@ class RequestState:
         """True when `name` was set in this request (a None value included)."""
         return name in g
 
+
+_FLAGS = frozenset({"no_store"})
+
+
+def _key(name: str, default):
+    # A property per declared key: reading and writing cost one attribute access on `g`, and an undeclared key
+    # is refused by the class itself (no `__getattr__` fallback, which Python reaches only after a failed lookup).
+    def read(_state):
+        return g.get(name, default)
+
+    def write(_state, value) -> None:
+        setattr(g, name, value)
+
+    return property(read, write, doc=f"request state `{name}`")
+
+
+for _name in RequestState.__annotations__:
+    setattr(RequestState, _name, _key(_name, False if _name in _FLAGS else None))
 
 #: the one way to reach request state
 state = RequestState()
