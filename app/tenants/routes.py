@@ -19,7 +19,7 @@ from app.core.ui import (
     render_settings,
     save_section,
 )
-from app.core.web import register_template_value, register_tenant_lookup, request_meta
+from app.core.web import current_actor, register_template_value, register_tenant_lookup
 from app.permissions.catalogue import declare
 from app.permissions.gate import can, require
 from app.tenants import bp
@@ -87,8 +87,7 @@ def update_general(slug: str):
     tenant = state.tenant
     return save_section(
         "general", _general_form(tenant),
-        lambda form: update_settings(tenant, name=form.name.data, timezone=form.timezone.data,
-                                     default_locale=form.default_locale.data, actor_id=current_user.id,
-                                     **request_meta()),
+        lambda form: update_settings(current_actor(), tenant, name=form.name.data, timezone=form.timezone.data,
+                                     default_locale=form.default_locale.data),
         tenant=tenant, message=lambda changes: _("Settings saved.") if changes else _("Nothing changed."),
     )

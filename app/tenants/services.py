@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app import audit
+from app.core.actor import Actor
 from app.core.errors import Conflict, ValidationFailed
 from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import (
@@ -76,8 +77,7 @@ def add_member(tenant: Tenant, user: User, role: Role, *, actor_id: int | None =
     return membership
 
 
-def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale: str,
-                    actor_id: int, ip: str, user_agent: str, request_id: str) -> dict[str, list]:
+def update_settings(actor: Actor, tenant: Tenant, *, name: str, timezone: str, default_locale: str) -> dict[str, list]:
     """Change name, time zone and default locale; returns what changed (old, new). Every refused field at once."""
     with FieldErrors() as errors:
         name = errors.collect(validated, "name", check_tenant_name, name)
@@ -90,9 +90,8 @@ def update_settings(tenant: Tenant, *, name: str, timezone: str, default_locale:
             setattr(tenant, attr, value)
     if changes:
         db.session.flush()
-        audit.record("tenant.settings_changed", tenant_id=tenant.id, actor_id=actor_id, target_type="tenant",
-                     target_id=tenant.id, ip=ip, user_agent=user_agent, request_id=request_id,
-                     details={"changes": changes})
+        audit.record("tenant.settings_changed", tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+                     details={"changes": changes}, **actor.meta())
     return changes
 
 

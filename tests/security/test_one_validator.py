@@ -135,9 +135,9 @@ def test_tenant_name_same_verdict_on_settings_form_command_and_service(app, memb
     admin, tenant = member_of(Role.ADMIN)
     form = _form(app, GeneralSettingsForm, "name", {"name": value, "timezone": "UTC", "default_locale": "en"},
                  timezones=["UTC"])
-    meta = {"actor_id": admin.id, "ip": "127.0.0.1", "user_agent": "t", "request_id": "r"}
-    service = _service(lambda: update_settings(tenant, name=value, timezone="UTC", default_locale="en",
-                                               **meta)["name"][1], "name")
+    actor = Actor(admin, ip="127.0.0.1", user_agent="t", request_id="r")
+    service = _service(
+        lambda: update_settings(actor, tenant, name=value, timezone="UTC", default_locale="en")["name"][1], "name")
     result = app.test_cli_runner().invoke(args=["tenants", "create", "named", "--name", value, "--admin-email",
                                                 "owner@example.com", "--admin-password-stdin"], input=f"{PASSWORD}\n")
     command = REFUSED if result.exit_code else db.session.scalar(select(Tenant.name).where(Tenant.slug == "named"))

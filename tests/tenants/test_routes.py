@@ -86,15 +86,15 @@ def test_settings_refuse_bad_input_and_keep_what_was_stored(client, auth, member
 
 
 def test_settings_service_rejects_what_the_form_would_not_catch(app, member_of):
+    from app.core.actor import Actor
     from app.core.errors import ValidationFailed
     from app.tenants.services import update_settings
 
     user, tenant = member_of(Role.ADMIN)
-    meta = {"ip": "127.0.0.1", "user_agent": "t", "request_id": "r"}
     for kwargs in ({"timezone": "Nowhere/Else"}, {"default_locale": "de"}, {"name": "  "}):
         args = {"name": "x", "timezone": "UTC", "default_locale": "en", **kwargs}
         try:
-            update_settings(tenant, actor_id=user.id, **args, **meta)
+            update_settings(Actor(user, ip="127.0.0.1", user_agent="t", request_id="r"), tenant, **args)
         except ValidationFailed as exc:
             assert exc.field in {"timezone", "default_locale", "name"}
         else:  # pragma: no cover
