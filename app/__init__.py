@@ -8,7 +8,29 @@ from pathlib import Path
 
 from flask import Flask
 
+from app.api import register_api
+from app.auth import routes as auth_routes
 from app.config import Config, as_dict, check_shared_state, ensure_keys
+from app.core.crypto import init_crypto
+from app.core.db import register_request_transaction
+from app.core.errors import database_unavailable, register_errors
+from app.core.health import bp as health_bp
+from app.core.http import pages_only, register_request_kinds
+from app.core.i18n import init_i18n
+from app.core.inputs import refuse_unstorable_page_input, register_converters
+from app.core.ratelimit import limiter
+from app.core.security import register_security
+from app.core.web import register_templates, register_tenancy, register_tenant_reset
+from app.extensions import csrf, db, login_manager, migrate
+from app.models import import_models
+from app.permissions import routes as permission_routes
+from app.permissions.api import bp as permissions_api
+from app.tenants import routes as tenant_routes
+from app.tokens import routes as token_routes
+from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
+from app.tokens.api import bp as tokens_api
+from app.tokens.usage import init_usage
+from app.users.web import register_users
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +76,6 @@ def register_config(app: Flask, overrides) -> None:
 
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions and the crypto helper."""
-    from app.core.crypto import init_crypto
-    from app.extensions import db, migrate
-    from app.tokens.usage import init_usage
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
@@ -67,9 +86,6 @@ def register_extensions(app: Flask) -> None:
 
 def register_database(app: Flask) -> None:
     """Import every model, and commit once at the end of each request."""
-    from app.core.db import register_request_transaction
-    from app.core.errors import database_unavailable
-    from app.models import import_models
 
     import_models()
     register_request_transaction(app, unavailable=database_unavailable)
@@ -77,7 +93,6 @@ def register_database(app: Flask) -> None:
 
 def register_i18n(app: Flask) -> None:
     """Flask-Babel with the locale chosen by user, tenant, then browser."""
-    from app.core.i18n import init_i18n
 
     init_i18n(app)
 
@@ -86,14 +101,6 @@ def register_web(app: Flask) -> None:
     """Request kinds (page or API), URL converters, security headers, request id, errors; for pages only: CSRF,
     sign-in, per-address rate limits, unstorable text, session timeouts, tenancy of /t/<slug>/ URLs; template
     helpers."""
-    from app.core.errors import register_errors
-    from app.core.http import pages_only, register_request_kinds
-    from app.core.inputs import refuse_unstorable_page_input, register_converters
-    from app.core.ratelimit import limiter
-    from app.core.security import register_security
-    from app.core.web import register_templates, register_tenancy, register_tenant_reset
-    from app.extensions import csrf, login_manager
-    from app.users import register_users
 
     register_request_kinds(app)
     register_converters(app)
@@ -114,15 +121,6 @@ def register_blueprints(app: Flask) -> None:
     """One blueprint per domain. A domain's package holds its blueprint and catalogue declarations only; importing
     its `routes` (and `ui`) modules here is what puts the views on it, so importing a domain's models or services
     never pulls in the web layer."""
-    from app.api import register_api
-    from app.auth import routes as auth_routes
-    from app.core.health import bp as health_bp
-    from app.permissions import routes as permission_routes
-    from app.permissions.api import bp as permissions_api
-    from app.tenants import routes as tenant_routes
-    from app.tokens import routes as token_routes
-    from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
-    from app.tokens.api import bp as tokens_api
 
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp):
         app.register_blueprint(bp)
@@ -131,6 +129,8 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Each domain's `flask` commands."""
+    # Imported here, when an app is built, not when `app` is imported: commands wrap jobs, and a worker imports
+    # `jobs` before `app` (jobs -> app.core -> app/__init__ -> a command -> jobs, half-initialised otherwise).
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
     from app.permissions.cli import register_permission_commands

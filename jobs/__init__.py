@@ -13,6 +13,7 @@ from collections.abc import Callable
 from flask import Flask, current_app, has_app_context
 
 from app.core.redis_client import redis_connection
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ def job(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if has_app_context():
             return func(*args, **kwargs)
-        from app.extensions import db
 
         with _app_for_worker().app_context():
             try:

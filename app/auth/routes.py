@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.auth.services import authenticate, record_sign_out
+from app.core.i18n import LOCALES
 from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.core.web import request_meta, safe_next
@@ -55,8 +56,6 @@ def logout():
 @bp.post("/locale")
 def set_locale():
     """Remember the chosen UI language (on the profile when signed in)."""
-    from app.core.i18n import LOCALES
-
     chosen = request.form.get("locale", "")
     if chosen in LOCALES:
         session["locale"] = chosen

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from app.core.mixins import SoftDeleteMixin, TenantGuarded
+from app.extensions import db
 
 _current_tenant_id: ContextVar[int | None] = ContextVar("hubx_current_tenant_id", default=None)
 
@@ -52,7 +53,6 @@ _guarded_cache: tuple[int, list[type]] = (0, [])
 def _guarded_models(session: Session) -> list[type]:
     """Mapped classes with a tenant guard (recomputed only when new mappers appear)."""
     global _guarded_cache
-    from app.extensions import db
 
     mappers = db.Model.registry.mappers
     if _guarded_cache[0] != len(mappers):

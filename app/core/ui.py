@@ -95,11 +95,23 @@ SETTINGS_TEMPLATE = "tenants/settings.html"
 SETTINGS_ENDPOINT = "tenants.settings"
 
 
+_PERMISSION_CHECK: list[Callable[..., bool]] = []
+
+
+def register_permission_check(check: Callable[..., bool]) -> None:
+    """Set the check navigation, cards, sections and templates use: `can("module.action")` for the current person
+    here (the permissions domain's gate registers it)."""
+    _PERMISSION_CHECK[:] = [check]
+
+
+def can(key: str, resource: str | None = None) -> bool:
+    """The registered permission check (False when none is registered)."""
+    return _PERMISSION_CHECK[0](key, resource) if _PERMISSION_CHECK else False
+
+
 def render_settings(tenant, *, key: str | None = None, form=None) -> str:
     """The settings page: every section the person may change, each with its context; section `key` shows
     `form` instead of a fresh one (the bound form with its errors)."""
-    from app.core.web import can  # app.core.web imports this module (the navigation)
-
     sections = [(s, {"form": form} if s.key == key else s.context(tenant)) for s in settings_sections(can)]
     return render_template(SETTINGS_TEMPLATE, sections=sections)
 

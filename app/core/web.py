@@ -19,7 +19,7 @@ from app.core.net import client_ip, user_agent
 from app.core.request_state import state
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
-from app.core.ui import nav_items
+from app.core.ui import can, nav_items
 from app.extensions import login_manager
 
 
@@ -92,21 +92,10 @@ def register_tenant_reset(app: Flask) -> None:
             reset_current_tenant(token)
 
 
-# What templates may ask beyond the current tenant: a permission check (`can`, the permissions domain's) and
-# values other domains provide (the tenant switcher's lists). Each value is computed only when a template reads
-# it, so an htmx fragment that shows no navigation pays for none of it.
-_PERMISSION_CHECK: list[Callable[[str], bool]] = []
+# What templates may ask beyond the current tenant: a permission check (`can`, registered by the permissions
+# domain in `app.core.ui`) and values other domains provide (the tenant switcher's lists). Each value is computed
+# only when a template reads it, so an htmx fragment that shows no navigation pays for none of it.
 _TEMPLATE_VALUES: dict[str, Callable[[], Any]] = {}
-
-
-def register_permission_check(can: Callable[..., bool]) -> None:
-    """Set the check templates and navigation use: `can("module.action")` for the current person here."""
-    _PERMISSION_CHECK[:] = [can]
-
-
-def can(key: str, resource: str | None = None) -> bool:
-    """The registered permission check (False when none is registered)."""
-    return _PERMISSION_CHECK[0](key, resource) if _PERMISSION_CHECK else False
 
 
 def register_template_value(name: str, value: Callable[[], Any]) -> None:

@@ -11,7 +11,8 @@ from flask_login import current_user
 from app import audit
 from app.core.errors import Forbidden, render_error
 from app.core.request_state import state
-from app.core.web import register_permission_check, request_meta
+from app.core.ui import register_permission_check
+from app.core.web import request_meta
 from app.extensions import login_manager
 from app.permissions.policy import Decision, Policy
 from app.permissions.resolver import RESOLVE_SECONDS, load_policy

@@ -19,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from app.core.crypto import Sealed, crypto
 from app.core.db import DATABASE_UNAVAILABLE, rollback_quietly
 from app.core.mixins import utcnow
+from app.extensions import db
+from app.tokens.models import ApiToken, TokenUsageLog
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "hubx_token_usage"
@@ -92,7 +94,6 @@ class UsageBuffer:
             rows, self.rows = self.rows, []
         if not rows:
             return 0
-        from app.extensions import db
 
         with self.app.app_context():
             try:
@@ -108,9 +109,6 @@ class UsageBuffer:
 
     def _write(self, rows: list[dict]) -> int:
         from sqlalchemy import select
-
-        from app.extensions import db
-        from app.tokens.models import ApiToken
 
         _seal(rows)
         try:
@@ -159,8 +157,6 @@ def _insert(rows: list[dict]) -> None:
     timestamps through their type each, every column looked up by name) cost most of the writer's time, which is
     time the request threads of this process wait for the GIL. A row's three timestamps are one value, converted
     once with the column type's own processor; IP and user agent arrive sealed (`_seal`)."""
-    from app.extensions import db
-    from app.tokens.models import TokenUsageLog
 
     connection = db.session.connection()
     dialect = connection.dialect
