@@ -292,11 +292,16 @@ def _admin_removes_owner_rule_page(w: World):
     assert not _live_rule(on_member)
 
 
+def _denies_beyond_the_admin(w: World) -> tuple[int, int]:
+    """The admin lacks tokens.manage (an owner's deny); the member has a deny on it and one on permissions.view."""
+    w.rule(w.owner, w.admin, "deny", "tokens.manage")
+    return (w.rule(w.owner, w.member, "deny", "tokens.manage"),
+            w.rule(w.owner, w.member, "deny", "permissions.view"))
+
+
 @case("remove_deny_beyond_rights_api")
 def _remove_deny_beyond_rights_api(w: World):
-    w.rule(w.owner, w.admin, "deny", "tokens.manage")
-    denied = w.rule(w.owner, w.member, "deny", "tokens.manage")
-    other = w.rule(w.owner, w.member, "deny", "permissions.view")
+    denied, other = _denies_beyond_the_admin(w)
     _, admin = w.token(w.admin, "admin")
     problem_of(w.api("DELETE", f"/api/v1/permissions/rules/{denied}", admin), 403, "beyond_your_rights")
     assert _live_rule(denied)
@@ -305,9 +310,7 @@ def _remove_deny_beyond_rights_api(w: World):
 
 @case("remove_deny_beyond_rights_page")
 def _remove_deny_beyond_rights_page(w: World):
-    w.rule(w.owner, w.admin, "deny", "tokens.manage")
-    denied = w.rule(w.owner, w.member, "deny", "tokens.manage")
-    other = w.rule(w.owner, w.member, "deny", "permissions.view")
+    denied, other = _denies_beyond_the_admin(w)
     w.auth.login(w.admin)
     listing = w.client.get(w.url("permissions")).get_data(as_text=True)
     w.auth.logout()
