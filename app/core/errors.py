@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.core.db import DATABASE_UNAVAILABLE, rollback_quietly
 from app.core.htmx import is_htmx
+from app.core.request_state import state
 from app.core.security import request_id
 from app.extensions import db
 
@@ -223,8 +224,8 @@ def _forget_database_objects() -> None:
     login_manager = getattr(current_app, "login_manager", None)
     if login_manager is not None:
         g._login_user = login_manager.anonymous_user()
-    g.pop("tenant", None)
-    g.pop("membership", None)
+    state.pop("tenant")
+    state.pop("membership")
 
 
 def _describe(exc: Exception) -> str:

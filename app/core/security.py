@@ -6,24 +6,27 @@ import logging
 import re
 import secrets
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
+
+from app.core.request_state import state
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def csp_nonce() -> str:
     """This request's CSP nonce (made on first use)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    return g.csp_nonce
+    nonce = state.csp_nonce
+    if nonce is None:
+        nonce = state.csp_nonce = secrets.token_urlsafe(16)
+    return nonce
 
 
 def request_id() -> str:
     """This request's id: the client's X-Request-ID when it is sane, else a new one."""
-    found = g.get("request_id")
+    found = state.request_id
     if found is None:
         sent = request.environ.get("HTTP_X_REQUEST_ID", "")
-        found = g.request_id = sent if sent and _REQUEST_ID_OK.match(sent) else secrets.token_hex(16)
+        found = state.request_id = sent if sent and _REQUEST_ID_OK.match(sent) else secrets.token_hex(16)
     return found
 
 
@@ -66,7 +69,7 @@ def _set_headers(response):
     if request.is_api:  # JSON only (the one page under /api/, the reference, is not an API request)
         # Nothing on the API path sets these before this hook: appended in one go, not replaced one by one.
         headers.extend((*_API_FIXED, ("Strict-Transport-Security", hsts), ("X-Request-ID", request_id())))
-        if g.get("no_store"):
+        if state.no_store:
             headers["Cache-Control"] = "no-store"
         if request.method == "OPTIONS":
             # Flask's automatic answer is an empty text/html body: say "no content", and that it is not cached
@@ -79,7 +82,7 @@ def _set_headers(response):
     for name, value in _COMMON:
         headers[name] = value
     headers["X-Request-ID"] = request_id()
-    if g.get("no_store") or response.mimetype == "text/html":
+    if state.no_store or response.mimetype == "text/html":
         # Pages can show secrets or personal data; never cache them in shared or browser caches.
         headers["Cache-Control"] = "no-store"
     headers.add("Vary", "HX-Request")

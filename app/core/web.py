@@ -155,8 +155,14 @@ def current_actor() -> Actor:
     if actor is None:
         bearer = state.bearer
         person = current_user._get_current_object() if bearer is None else None
-        actor = state.actor = bearer.actor() if bearer is not None else Actor(user=person, **request_meta())
+        actor = state.actor = bearer.actor() if bearer is not None else request_actor(person)
     return actor
+
+
+def request_actor(user, *, scope: str | None = None) -> Actor:
+    """An Actor for `user` acting in this request (its IP, user agent and id), through a token of `scope` if any:
+    the one constructor `current_actor()` and the bearer use."""
+    return Actor(user=user, scope=scope, **request_meta())
 
 
 def request_meta() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -67,7 +67,7 @@ def home():
 @require("dashboard.view")
 def dashboard(slug: str):
     """The tenant's dashboard: one card per capability."""
-    cards = [(card, card.context(g.tenant)) for card in dashboard_cards(can)]
+    cards = [(card, card.context(state.tenant)) for card in dashboard_cards(can)]
     return render_template("tenants/dashboard.html", cards=cards)
 
 

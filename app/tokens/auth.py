@@ -23,9 +23,10 @@ from app.core.crypto import crypto
 from app.core.errors import DomainError, Forbidden
 from app.core.fields import normalise_network
 from app.core.mixins import utcnow
-from app.core.net import client_ip, user_agent
+from app.core.net import user_agent
 from app.core.ratelimit import limiter
 from app.core.security import request_id
+from app.core.web import request_actor
 from app.extensions import db
 from app.permissions.models import PolicyVersion
 from app.permissions.policy import Policy
@@ -100,8 +101,7 @@ class TokenBearer:
     def actor(self) -> Actor:
         """The owner acting through this token (with its scope, which caps what it may create or rotate)."""
         if self._actor is None:
-            self._actor = Actor(self.owner, ip=client_ip(), user_agent=user_agent(), request_id=request_id(),
-                                scope=self.credential.scope.value)
+            self._actor = request_actor(self.owner, scope=self.credential.scope.value)
         return self._actor
 
 
