@@ -28,6 +28,7 @@ from app.core.web import current_actor
 from app.extensions import db
 from app.permissions.gate import can, require
 from app.tokens import bp, services, usage
+from app.tokens import ceiling as token_ceiling
 from app.tokens.forms import CreateTokenForm, LimitsForm
 from app.tokens.models import ApiToken, Scope, check_token_status
 from app.users import services as user_services
@@ -76,7 +77,7 @@ def _create_form(ceiling, policy, **kwargs) -> CreateTokenForm:
 
 
 def _create_ctx(form: CreateTokenForm | None = None, issued=None) -> dict:
-    ceiling = services.highest_scope(current_user, state.tenant)
+    ceiling = token_ceiling.highest_scope(current_user, state.tenant)
     policy = services.token_policy(state.tenant.id)
     if form is None:
         form = _create_form(ceiling, policy, formdata=None, data={"expires_in_days": policy.default_days})
@@ -115,8 +116,8 @@ def _rights(token: ApiToken) -> dict:
     """What the viewer may do to this token: change it (revoke, limits: the ceiling's rank rule) and rotate it
     (its owner only), so the page offers only what the services will do."""
     actor = current_actor()
-    can_change = can("tokens.revoke") and services.may_change(actor, token)
-    return {"can_change": can_change, "can_rotate": can_change and services.may_rotate(actor, token),
+    can_change = can("tokens.revoke") and token_ceiling.may_change(actor, token)
+    return {"can_change": can_change, "can_rotate": can_change and token_ceiling.may_rotate(actor, token),
             "outranked": can("tokens.revoke") and not can_change}
 
 

@@ -12,17 +12,16 @@ from app import audit
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import MAX_CIDRS as MAX_CIDRS  # re-exported: the limit of a token's IP rules
 from app.core.fields import check_cidrs, check_optional_reason
 from app.core.mixins import utcnow
 from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
-from app.permissions.ceiling import check_may_act_on, may_act_on
-from app.permissions.resolver import load_policy
+from app.permissions.ceiling import check_may_act_on
 from app.tenants.models import Tenant
-from app.tokens import SCOPE_RIGHTS
+from app.tokens.ceiling import NotOwnerError, check_scope_ceiling, may_rotate
 from app.tokens.models import NAME_MAX as NAME_MAX  # re-exported, as is every token status (the filters')
 from app.tokens.models import STATUSES as STATUSES
 from app.tokens.models import (
@@ -80,67 +79,6 @@ def update_token_policy(actor: Actor, tenant: Tenant, *, default_days: int, max_
     return policy
 
 
-def highest_scope(user: User, tenant: Tenant) -> Scope | None:
-    """The highest scope `user` may give (or use) a token in `tenant`: `api.<scope>` permissions."""
-    policy = load_policy(user.id, tenant.id)
-    for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
-        if policy.allows(SCOPE_RIGHTS[scope]):
-            return scope
-    return None
-
-
-class ScopeCeilingError(Forbidden):
-    """A token would get a scope above what the acting person or token has."""
-
-    code = "scope_above_ceiling"
-    title = _l("A token cannot get a scope above what you have.")
-
-
-class NotOwnerError(Forbidden):
-    """Rotation mints a secret: only for the token's owner."""
-
-    code = "not_owner"
-    title = _l("Only its owner can rotate a token.")
-
-
-def scope_ceiling(actor: Actor, tenant: Tenant) -> Scope | None:
-    """The highest scope `actor` may put on a token here: what the person may use, capped by the scope of the
-    token they act through (a write-scope token never mints or rotates an admin-scope one)."""
-    ceiling = highest_scope(actor.user, tenant)
-    if ceiling is not None and actor.scope is not None and not Scope(actor.scope).covers(ceiling):
-        return Scope(actor.scope)
-    return ceiling
-
-
-def _check_scope_ceiling(actor: Actor | None, tenant: Tenant, owner: User, wanted: Scope) -> None:
-    """The privilege ceiling for a token's scope: the owner must be allowed it, and so must the actor (and the
-    token the actor uses). Commands (no actor) are capped by the owner alone."""
-    ceiling = highest_scope(owner, tenant)
-    if ceiling is None or not ceiling.covers(wanted):
-        raise ScopeCeilingError(str(_l("The owner may not use the %(scope)s scope here.", scope=wanted.value)),
-                                field="scope")
-    if actor is None:
-        return
-    mine = scope_ceiling(actor, tenant)
-    if mine is None or not mine.covers(wanted):
-        if actor.scope is not None and not Scope(actor.scope).covers(wanted):
-            detail = _l("A token with the %(have)s scope cannot create or rotate a token with the %(want)s scope.",
-                        have=actor.scope, want=wanted.value)
-        else:
-            detail = _l("You may not use the %(scope)s scope here, so you cannot give it.", scope=wanted.value)
-        raise ScopeCeilingError(str(detail), field="scope")
-
-
-def may_rotate(actor: Actor, token: ApiToken) -> bool:
-    """Rotation hands out a new secret, so only the token's owner may rotate it (others may revoke)."""
-    return actor.user.id == token.user_id
-
-
-def may_change(actor: Actor, token: ApiToken) -> bool:
-    """True when `actor` may revoke the token or change its limits: their own, or an owner ranking no higher."""
-    return may_act_on(actor, token.tenant_id, token.user_id)
-
-
 def parse_cidrs(values: list[str] | str | None, field: str) -> list[str]:
     """Normalised CIDRs (IPv4 and IPv6) from a list or a text: the one IP rules check (app.core.fields)."""
     return validated(field, check_cidrs, values)
@@ -191,7 +129,7 @@ def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str,
         ip_deny = errors.collect(parse_cidrs, ip_deny, "ip_deny")
     if actor is not None:
         check_may_act_on(actor, tenant.id, owner.id)
-    _check_scope_ceiling(actor, tenant, owner, wanted)
+    check_scope_ceiling(actor, tenant, owner, wanted)
     secret, digest = _new_secret()
     token = ApiToken(
         tenant_id=tenant.id, user_id=owner.id, name=name, scope=wanted, digest=digest,
@@ -256,7 +194,7 @@ def rotate_token(actor: Actor | None, token: ApiToken) -> IssuedToken:
         if not may_rotate(actor, token):
             raise NotOwnerError(str(_l("Only its owner can rotate a token. Revoke it instead; its owner can "
                                        "create a new one.")), field="token")
-        _check_scope_ceiling(actor, token.tenant, token.user, token.scope)
+        check_scope_ceiling(actor, token.tenant, token.user, token.scope)
     now = utcnow()
     if token.status(now) != "active":
         raise Conflict(str(_l("Only an active token can be rotated.")), field="token")

@@ -13,7 +13,7 @@ from app.core.actor import Actor
 from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.mixins import utcnow
 from app.extensions import db
-from app.tokens import services
+from app.tokens import ceiling, services
 from app.tokens.models import ApiToken, Scope, TokenPolicy, TokenUsageLog
 from app.users.models import Role
 
@@ -62,7 +62,7 @@ def test_an_overlong_bad_value_is_cut_in_the_message():
                                            (Role.ADMIN, Scope.ADMIN), (Role.OWNER, Scope.ADMIN)])
 def test_highest_scope_follows_the_role(member_of, role, highest):
     user, tenant = member_of(role)
-    assert services.highest_scope(user, tenant) == highest
+    assert ceiling.highest_scope(user, tenant) == highest
     for scope in Scope:
         if scope.covers(highest) and scope != highest:
             with pytest.raises(Forbidden) as info:
@@ -73,7 +73,7 @@ def test_highest_scope_follows_the_role(member_of, role, highest):
 def test_a_non_member_may_not_have_a_token(member_of, create_user):
     _, tenant = member_of(Role.OWNER)
     outsider = create_user()
-    assert services.highest_scope(outsider, tenant) is None
+    assert ceiling.highest_scope(outsider, tenant) is None
     with pytest.raises(Forbidden):
         services.create_token(None, tenant, outsider, name="x", scope="read")
 
