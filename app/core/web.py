@@ -148,15 +148,12 @@ def register_templates(app: Flask) -> None:
 
 
 def current_actor() -> Actor:
-    """Who acts in this request, built once and kept in the request state: the bearer check sets it for an API
-    request (the token's owner, with the token's scope); for a page it is the signed-in person. Every route
-    passes this to the services it calls."""
-    actor = state.actor
-    if actor is None:
+    """Who acts in this request, built once and kept in the request state: for an API request the bearer's owner
+    (with the token's scope), for a page the signed-in person. Every route passes this to the services it calls."""
+    if state.actor is None:
         bearer = state.bearer
-        person = current_user._get_current_object() if bearer is None else None
-        actor = state.actor = bearer.actor() if bearer is not None else request_actor(person)
-    return actor
+        state.actor = bearer.actor() if bearer is not None else request_actor(current_user._get_current_object())
+    return state.actor
 
 
 def request_actor(user, *, scope: str | None = None) -> Actor:

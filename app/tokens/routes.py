@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 
-from app.core.errors import Conflict, DomainError, Forbidden
+from app.core.errors import DomainError, Forbidden
 from app.core.fields import valid_or_none
 from app.core.forms import Saved, handle_form
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
@@ -38,7 +38,6 @@ TEMPLATE = "tokens/page.html"
 DETAIL = "tokens/detail.html"
 PER_PAGE = 20
 EXPIRING_CHOICES = (7, 30)
-LIVE = ("active", "rotated")  # statuses whose limits can still change
 CHART_DAYS, BAR, CHART_HEIGHT = 30, 10, 100
 # htmx's HX-Target (the element it swaps into) -> the block of the page that fills it
 BLOCKS = {"tokens-list": "list", "tokens-create": "create"}
@@ -108,7 +107,7 @@ def _detail_ctx(token: ApiToken, *, issued=None, limits_form=None, notice=None, 
     return {"token": token, "status": token.status(now), "now": now, "chain": chain if len(chain) > 1 else [],
             "chart": _usage_chart(token), "uses": services.recent_usage(token),
             "limits_form": limits_form or LimitsForm.for_token(token), "issued": issued, "notice": notice,
-            "error": error, **_rights(token), "live": LIVE,
+            "error": error, **_rights(token), "live": services.LIVE_STATUSES,
             "grace_minutes": services.token_policy(token.tenant_id).rotation_grace_minutes}
 
 
@@ -123,7 +122,7 @@ def _rights(token: ApiToken) -> dict:
 
 def _limits_ctx(token: ApiToken, form: LimitsForm, saved: str | None = None) -> dict:
     return {"token": token, "status": token.status(), "limits_form": form, "saved": saved, **_rights(token),
-            "live": LIVE}
+            "live": services.LIVE_STATUSES}
 
 
 def _visible(token_id: int) -> ApiToken:
@@ -253,10 +252,6 @@ def update_limits(slug: str, token_id: int):
     """Change the rate limit, the IP rules and the device binding of a live token."""
     token = _visible(token_id)
 
-    def before() -> None:
-        if token.status() not in LIVE:
-            raise Conflict(_("This token can no longer be used, so its limits cannot change."))
-
     def render(form: LimitsForm):
         if is_htmx():
             return render_block(DETAIL, "limits", **_limits_ctx(token, form))
@@ -270,4 +265,4 @@ def update_limits(slug: str, token_id: int):
     return handle_form(LimitsForm(), lambda form: services.update_limits(
         current_actor(), token, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
         ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data),
-    ), render=render, done=saved, before=before)
+    ), render=render, done=saved)
