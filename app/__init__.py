@@ -12,7 +12,7 @@ from app.api import register_api
 from app.auth import routes as auth_routes
 from app.config import Config, as_dict, check_shared_state, ensure_keys
 from app.core.crypto import init_crypto
-from app.core.db import register_request_transaction
+from app.core.db import DEFAULT_PING_AFTER_IDLE_SECONDS, register_idle_ping, register_request_transaction
 from app.core.errors import database_unavailable, register_errors
 from app.core.health import bp as health_bp
 from app.core.http import pages_only, register_request_kinds
@@ -89,6 +89,10 @@ def register_database(app: Flask) -> None:
 
     import_models()
     register_request_transaction(app, unavailable=database_unavailable)
+    with app.app_context():
+        for engine in db.engines.values():
+            register_idle_ping(engine, float(app.config.get("DATABASE_PING_AFTER_IDLE_SECONDS",
+                                                            DEFAULT_PING_AFTER_IDLE_SECONDS)))
 
 
 def register_i18n(app: Flask) -> None:

@@ -60,7 +60,9 @@ class Config:
             "TOKEN_HASH_KEY": os.environ.get("TOKEN_HASH_KEY", ""),
             "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", ""),
             "REDIS_URL": os.environ.get("REDIS_URL", ""),
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            # No `pool_pre_ping`: a round trip per checkout. Idle connections are checked instead (app.core.db).
+            "SQLALCHEMY_ENGINE_OPTIONS": {},
+            "DATABASE_PING_AFTER_IDLE_SECONDS": float(os.environ.get("DATABASE_PING_AFTER_IDLE_SECONDS") or 10),
             "SQLITE_BUSY_TIMEOUT_MS": _int("SQLITE_BUSY_TIMEOUT_MS", 5000),
             "DATABASE_RETRY_AFTER_SECONDS": _int("DATABASE_RETRY_AFTER_SECONDS", 5),
             "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, current_app, has_app_context, request, session
 from sqlalchemy import event, exc
@@ -12,6 +14,7 @@ from sqlalchemy.engine import Engine
 from app.extensions import db
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: errors that mean "the database cannot be reached or cannot take this now" (connection refused or dropped, a
 #: closed connection, the pool exhausted, SQLite's lock wait run out): answered 503 with Retry-After, not 500
@@ -95,3 +98,51 @@ def _busy_timeout_ms() -> int:
     if has_app_context():
         return int(current_app.config.get("SQLITE_BUSY_TIMEOUT_MS", DEFAULT_BUSY_TIMEOUT_MS))
     return DEFAULT_BUSY_TIMEOUT_MS
+
+
+#: a pooled connection that sat unused longer than this is checked (one `SELECT 1`) before a request gets it
+DEFAULT_PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def register_idle_ping(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it has been idle for more than `idle_seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pays a `SELECT 1` round trip at every checkout, which on a busy API doubles the
+    round trips of a one-query request. A connection in steady use has just proved it works; the ones that die
+    unnoticed are those that sat idle (a database restarted overnight, a firewall dropping quiet connections).
+    A connection found dead here is replaced before the request sees it (the pool retries the checkout). One
+    that dies while in use (a restart under load) raises at its first statement: SQLAlchemy invalidates it and
+    every pooled connection older than it, the request answers 503 (`app.core.errors.database_unavailable`),
+    and the next ones connect afresh. Negative `idle_seconds` turns the check off; 0 checks every checkout."""
+    if idle_seconds < 0:
+        return
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(_dbapi_connection, record) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError("pooled connection was closed while idle") from error
+            raise
+
+
+def once_more_if_dropped(read: Callable[[], T]) -> T:
+    """Run `read` (one read-only statement outside the request's transaction, safe to repeat); when its
+    connection turns out to have been dropped (SQLAlchemy invalidated it, and the pool's older ones with it),
+    run it once more, on a fresh connection. A database that is really away fails the second time too."""
+    try:
+        return read()
+    except exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.info("a pooled connection was found dropped; reading again on a fresh one")
+        return read()

@@ -20,6 +20,7 @@ from app.api.auth import Scope, Verifier, register_verifier
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
+from app.core.db import once_more_if_dropped
 from app.core.errors import DomainError, Forbidden
 from app.core.fields import normalise_network
 from app.core.mixins import utcnow
@@ -200,8 +201,13 @@ def find_credential(secret: str) -> Row | None:
     row decides it. One statement needs no transaction of its own either, so on PostgreSQL the connection is in
     autocommit: no BEGIN and ROLLBACK round trips around the SELECT. What the check then writes (last use,
     device binding, a chain revoked) goes through the session, in the request's transaction."""
-    with _reader(db.engine).connect() as connection:
-        return connection.execute(_credential_query(), {"digest": crypto().digest(secret)}).first()
+    params = {"digest": crypto().digest(secret)}
+
+    def read() -> Row | None:
+        with _reader(db.engine).connect() as connection:
+            return connection.execute(_credential_query(), params).first()
+
+    return once_more_if_dropped(read)  # a connection that died in the pool costs no refusal
 
 
 @lru_cache(maxsize=8)

@@ -345,8 +345,9 @@ def outage(request, app, database_url, instance_path):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("outage", [{}, {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}}],
-                         ids=["pre_ping", "no_pre_ping"], indirect=True)
+@pytest.mark.parametrize("outage", [{}, {"DATABASE_PING_AFTER_IDLE_SECONDS": 0},
+                                    {"DATABASE_PING_AFTER_IDLE_SECONDS": -1}],
+                         ids=["ping_after_idle", "ping_every_checkout", "no_ping"], indirect=True)
 def test_postgres_outage_answers_503_and_the_app_recovers(outage, member_of):
     proxied, proxy = outage
     user, tenant = member_of(Role.ADMIN)
@@ -377,12 +378,13 @@ def test_postgres_outage_answers_503_and_the_app_recovers(outage, member_of):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(("outage", "answers"), [({}, [200, 200]),
-                                                 ({"SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False}}, [503, 200])],
-                         ids=["pre_ping", "no_pre_ping"], indirect=["outage"])
+@pytest.mark.parametrize(("outage", "answers"), [({"DATABASE_PING_AFTER_IDLE_SECONDS": 0}, [200, 200]),
+                                                 ({"DATABASE_PING_AFTER_IDLE_SECONDS": 3600}, [503, 200])],
+                         ids=["idle_connections_checked", "busy_connections_not_checked"], indirect=["outage"])
 def test_postgres_restart_between_requests_costs_at_most_one_request(outage, answers, member_of):
-    """The pooled connections die with the restart: pre-ping replaces them before use; without it the first
-    request meets a dead one, answers 503, and the pool is recycled, so the next request succeeds."""
+    """The pooled connections die with the restart. One idle longer than DATABASE_PING_AFTER_IDLE_SECONDS is
+    checked and replaced before use; a busy one is not checked (no round trip per request), so the first page
+    request meets a dead one, answers 503, and the pool is recycled: the next request succeeds."""
     proxied, proxy = outage
     user, tenant = member_of(Role.ADMIN)
     browser = Client(proxied.test_client())
@@ -391,6 +393,23 @@ def test_postgres_restart_between_requests_costs_at_most_one_request(outage, ans
     proxy.stop()
     proxy.start()
     assert [browser.get(f"/t/{tenant.slug}/").status_code for _ in answers] == answers
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("outage", [{"DATABASE_PING_AFTER_IDLE_SECONDS": -1}], indirect=True)
+def test_postgres_restart_between_api_requests_costs_no_request(outage, member_of):
+    """The token check's read is repeated once on a fresh connection when its pooled one was dropped, so a
+    restart between API requests is not seen by clients, even with no check of idle connections at all."""
+    proxied, proxy = outage
+    user, tenant = member_of(Role.ADMIN)
+    secret = create_token(None, tenant, user, name="t", scope="read").secret
+    db.session.commit()
+    api = Client(proxied.test_client())
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert api.get(ME, headers=bearer).status_code == 200
+    proxy.stop()
+    proxy.start()
+    assert [api.get(ME, headers=bearer).status_code for _ in range(3)] == [200, 200, 200]
 
 
 @pytest.mark.postgres
