@@ -28,11 +28,17 @@ install-test: $(TEST_STAMP) translations
 translations: | $(BIN)/python
 	@$(BIN)/pybabel compile -d app/translations >/dev/null
 
+# Each `flask` command builds the app, and an app on development keys says so in a banner: the set-up steps'
+# copies are dropped (the banner's block, between its two rows of "!"), so it is printed once, by the server.
+WITHOUT_KEYS_BANNER := sed -u '/^!\{72\}$$/,/^!\{72\}$$/d'
+
 run: install
-	$(BIN)/flask db upgrade
-	$(BIN)/flask demo seed
+	@set -o pipefail; $(BIN)/flask db upgrade 2>&1 | $(WITHOUT_KEYS_BANNER)
+	@set -o pipefail; $(BIN)/flask demo seed 2>&1 | $(WITHOUT_KEYS_BANNER)
 	@echo
-	@echo "  Hubx Access on http://127.0.0.1:$(PORT)/  (demo sign-in: admin@demo.example.com / hubx-demo-password)"
+	@echo "  Hubx Access on http://127.0.0.1:$(PORT)/"
+	@echo "  demo sign-in, owner of Demo (admin of Acme): admin@demo.example.com / hubx-demo-password"
+	@echo "  demo sign-in, plain member of Demo:          member@demo.example.com / hubx-demo-password"
 	@echo
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 

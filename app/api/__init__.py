@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import get_args
 
 import spectree.plugins.flask_plugin
@@ -20,6 +20,7 @@ from app.core.fieldadapters import refused_field
 from app.core.http import register_api_page
 from app.core.inputs import BODILESS, ID_MAX, InvalidCharacters, unstorable_field, unstorable_json, unstorable_path
 from app.core.ratelimit import limiter
+from app.core.request_state import state
 from app.extensions import csrf
 
 PREFIX = "/api/v1"
@@ -248,9 +249,33 @@ class JSONProvider(DefaultJSONProvider):
     default = staticmethod(_iso_default)
 
 
+#: on every answer to a token that has an expiry, refusals included (GitHub's
+#: `github-authentication-token-expiration`), so a script can warn before its token stops working
+EXPIRATION_HEADER = "Hubx-Token-Expiration"
+
+
+def expiration_value(credential) -> str | None:
+    """A credential's expiry as the header gives it, in GitHub's format (`2027-01-01 00:00:00 UTC`); None if
+    it never expires."""
+    expires_at = credential.expires_at
+    return None if expires_at is None else expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def add_expiration_header(response):
+    """After every request: when an API request was made with a token that expires, say when (the refusals of an
+    unusable token add it themselves, as no bearer is set then)."""
+    bearer = state.bearer
+    if bearer is not None:
+        value = expiration_value(bearer.credential)
+        if value is not None:
+            response.headers[EXPIRATION_HEADER] = value
+    return response
+
+
 def register_api(app: Flask, *blueprints: Blueprint) -> None:
     """Register the API blueprints (CSRF does not apply: they take bearer tokens, not cookies)."""
     app.json = JSONProvider(app)
+    app.after_request(add_expiration_header)
     for blueprint in (bp, *blueprints):
         csrf.exempt(blueprint)
         app.register_blueprint(blueprint)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
-from app.api import check_body
+from app.api import EXPIRATION_HEADER, check_body, expiration_value
 from app.core.errors import DomainError, render_error
 from app.core.net import client_ip
 from app.core.request_state import state
@@ -128,9 +128,13 @@ def api_auth(scope: Scope, permission: str | None = None):
                 bearer = verifier.authenticate(secret, ip=ip, device_id=request.headers.get(DEVICE_HEADER, ""))
             except DomainError as error:
                 credential = getattr(error, "credential", None)
+                response = problem_response(error)
                 if credential is not None:
                     verifier.record_use(credential, error.code, error.status, ip)
-                return problem_response(error)
+                    value = expiration_value(credential)
+                    if value is not None:
+                        response.headers[EXPIRATION_HEADER] = value
+                return response
             state.bearer = bearer
             enter_tenant(bearer.credential.tenant_id)
             refusal = verifier.authorize(bearer, scope, permission)

@@ -12,6 +12,6 @@ from app.core.fields import check_email
 class LoginForm(FlaskForm):
     # The one email check (app.core.fields): an address no account can have is refused before any query.
     email = EmailField(_l("Email"), validators=[DataRequired(), form_check(check_email)],
-                       render_kw={"autocomplete": "username", "autofocus": True})
+                       render_kw={"autocomplete": "username"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)],
                              render_kw={"autocomplete": "current-password"})

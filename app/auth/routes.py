@@ -9,11 +9,12 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.auth.services import authenticate, record_sign_out
-from app.core.i18n import LOCALES
+from app.core.i18n import LOCALES, chosen_locale, remember_locale
 from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.core.web import request_meta, safe_next
 from app.permissions.resolver import warm_up
+from app.users.services import set_preferred_locale
 
 
 def _login_limit() -> str:
@@ -36,7 +37,9 @@ def login():
             warm_up(result.user)  # compile the user's policies now, not on their first page
             now = utcnow().timestamp()
             session["auth_at"] = session["seen_at"] = now
-            return redirect(next_url or url_for("tenants.home"))
+            response = redirect(next_url or url_for("tenants.home"))
+            _keep_language(result.user, response)
+            return response
         form.form_errors.append(_("Sign-in failed. Check your email and password."))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (422 if form.is_submitted() else 200)
@@ -53,12 +56,24 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _keep_language(user, response) -> None:
+    """One language across sign-in: a language chosen before it (on the sign-in page) becomes the person's;
+    else the person's saved one becomes this browser's, so the sign-in page after sign-out speaks it too."""
+    chosen = chosen_locale()
+    if chosen:
+        set_preferred_locale(user, chosen)
+    elif user.profile.locale in LOCALES:
+        remember_locale(response, user.profile.locale)
+
+
 @bp.post("/locale")
 def set_locale():
-    """Remember the chosen UI language (on the profile when signed in)."""
+    """Remember the chosen UI language: in this browser (a cookie, kept across sign-in), and on the profile when
+    signed in."""
     chosen = request.form.get("locale", "")
+    response = redirect(safe_next(request.form.get("next")) or url_for("tenants.home"))
     if chosen in LOCALES:
-        session["locale"] = chosen
+        remember_locale(response, chosen)
         if current_user.is_authenticated:
-            current_user.profile.locale = chosen
-    return redirect(safe_next(request.form.get("next")) or url_for("tenants.home"))
+            set_preferred_locale(current_user, chosen)
+    return response

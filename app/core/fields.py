@@ -291,14 +291,18 @@ def check_cidrs(value) -> list[str]:
     entries; returned sorted and without duplicates. None is no rule at all."""
     if value is None:
         return []
-    networks = set()
+    networks, bad = set(), []
     for entry in _ip_entries(value):
         try:
             if "%" in entry:  # an IPv6 zone id names a link of one host, never a client's address
                 raise ValueError(entry)
             networks.add(str(normalise_network(ipaddress.ip_network(entry, strict=False))))
         except ValueError:
-            raise FieldInvalid(_l("%(value)s is not an IP address or CIDR range.", value=entry[:60])) from None
+            bad.append(entry[:60])
+    if len(bad) == 1:
+        raise FieldInvalid(_l("%(value)s is not an IP address or CIDR range.", value=bad[0]))
+    if bad:  # every bad entry at once, so one correction fixes them all
+        raise FieldInvalid(_l("These are not IP addresses or CIDR ranges: %(values)s.", values=", ".join(bad)))
     return sorted(networks)
 
 

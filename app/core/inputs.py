@@ -28,9 +28,28 @@ BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 to `limit`, without leading zeros."""
+    digits = str(limit)
+    shorter = f"[1-9]\\d{{0,{len(digits) - 2}}}" if len(digits) > 1 else ""
+    same_length = [digits]
+    for i, digit in enumerate(digits):
+        low = "1" if i == 0 else "0"
+        if digit > low:
+            rest = len(digits) - i - 1
+            same_length.append(f"{digits[:i]}[{low}-{int(digit) - 1}]" + (f"\\d{{{rest}}}" if rest else ""))
+    return "|".join(p for p in (shorter, *same_length) if p)
+
+
 class IdConverter(IntegerConverter):
     """`<id:token_id>`: a row id, 1 to ID_MAX. A subclass of Werkzeug's int converter (spectree documents it
-    as an integer path parameter: `app.api.FlaskPlugin.parse_path`)."""
+    as an integer path parameter: `app.api.FlaskPlugin.parse_path`).
+
+    The range is in the pattern, not only checked after matching: Werkzeug counts a route whose pattern matched
+    for another method before it converts, so an id out of range on a path that also has a GET page (a
+    confirmation page beside its POST) would answer 405 instead of 404."""
+
+    regex = f"(?:{_up_to(ID_MAX)})"
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (Werkzeug's name)
         super().__init__(map, min=1, max=ID_MAX)

@@ -15,7 +15,7 @@ from flask import render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from app.core.forms import Saved, handle_form
-from app.core.htmx import is_htmx
+from app.core.htmx import is_htmx, oob, render_page
 
 Allowed = Callable[[str], bool]  # the current user's `can("module.action")`
 
@@ -116,6 +116,12 @@ def render_settings(tenant, *, key: str | None = None, form=None) -> str:
     return render_template(SETTINGS_TEMPLATE, sections=sections)
 
 
+def topbar() -> str:
+    """The page's top bar (base.html's `topbar` block), out of band, for an htmx answer after a change it shows
+    (a setting such as the tenant's name): the bar says the new value at once, as a reloaded page would."""
+    return oob("topbar", render_page("base.html", "topbar"))
+
+
 def save_section(key: str, form, run: Callable, *, tenant, message: Callable[[Any], str]) -> ResponseReturnValue:
     """Save settings section `key` from its bound `form` through the form helper (app.core.forms): `run(form)`
     calls the service. htmx gets the section back (with `message(result)` once saved, or with its errors); a
@@ -130,6 +136,7 @@ def save_section(key: str, form, run: Callable, *, tenant, message: Callable[[An
 
     def done(result) -> Saved:
         to = url_for(SETTINGS_ENDPOINT, slug=tenant.slug) + f"#section-{key}"
-        return Saved(message(result), to, htmx=lambda text: render_template(section.template, form=form, saved=text))
+        return Saved(message(result), to, htmx=lambda text: render_template(section.template, form=form, saved=text)
+                     + topbar())
 
     return handle_form(form, run, render=render, done=done)

@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, request, session, url_for
 from flask_babel import format_datetime
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.exceptions import HTTPException
 
 from app.core.actor import Actor
 from app.core.mixins import utcnow
@@ -73,13 +74,74 @@ def enter_tenant(tenant_id: int) -> None:
 def register_tenancy(app: Flask) -> None:
     """Sign-in state and tenant of every page request."""
     login_manager.login_view = "auth.login"
-    # Flask-Login's own default text, made translatable; str() renders it in the request's locale.
-    login_manager.login_message = _l("Please log in to access this page.")
-    login_manager.localize_callback = str
-    login_manager.login_message_category = "info"
+    # No message on the way to the sign-in page: a first visit is not an error, and the page says what to do.
+    login_manager.login_message = None
     login_manager.session_protection = "basic"
     app.before_request(_enforce_session_timeouts)
     app.before_request(_resolve_tenant)
+    app.after_request(_remember_tenant)
+
+
+# ---------------------------------------------------------------- the last tenant used
+# A signed cookie names the tenant a person last opened, for them only (it carries their id): `/`, the logo outside
+# a tenant and the next sign-in land there (`remembered_tenant`). It outlives sign-out; it proves nothing (the
+# tenant is looked up again, for that person, before anyone is sent to it).
+LAST_TENANT_COOKIE = "hubx_tenant"
+_LAST_TENANT_SALT = "hubx-last-tenant"
+_YEAR = 365 * 24 * 3600
+
+
+def _last_tenant_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_LAST_TENANT_SALT)
+
+
+def remembered_tenant() -> str | None:
+    """The slug of the tenant the signed-in person last opened in this browser, or None."""
+    raw = request.cookies.get(LAST_TENANT_COOKIE)
+    if not raw or not current_user.is_authenticated:
+        return None
+    try:
+        user_id, slug = _last_tenant_signer().loads(raw)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    return slug if user_id == current_user.id and isinstance(slug, str) else None
+
+
+def _remember_tenant(response):
+    tenant = state.tenant
+    if tenant is None or response.status_code >= 400 or not current_user.is_authenticated:
+        return response
+    if remembered_tenant() != tenant.slug:
+        response.set_cookie(LAST_TENANT_COOKIE, _last_tenant_signer().dumps([current_user.id, tenant.slug]),
+                            max_age=_YEAR, httponly=True, samesite="Lax",
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+    return response
+
+
+def page_endpoint() -> tuple[str | None, dict]:
+    """The page the person is looking at, as (endpoint, arguments): this request's for a page, the address bar's
+    for an htmx request (htmx sends it as `HX-Current-URL`), so parts of the page rendered for htmx (the top bar
+    after a save) link and highlight as the page does. (None, {}) when it names no GET page of this app."""
+    if request.headers.get("HX-Request") != "true":
+        return (request.endpoint, request.view_args or {}) if request.method == "GET" else (None, {})
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    try:
+        endpoint, args = current_app.create_url_adapter(request).match(path, method="GET")
+    except HTTPException:  # not a page of this app, or a redirect (RequestRedirect is one)
+        return None, {}
+    return endpoint, args
+
+
+def tenant_switch_url(slug: str) -> str:
+    """Where the tenant switcher sends a person to tenant `slug`: the same page there when the page is one of every
+    tenant (a GET page whose only argument is the tenant), else that tenant's dashboard."""
+    endpoint, args = page_endpoint()
+    if endpoint and set(args) == {"slug"}:
+        return url_for(endpoint, slug=slug)
+    return url_for(TENANT_HOME_ENDPOINT, slug=slug)
+
+
+TENANT_HOME_ENDPOINT = "tenants.dashboard"  # the kernel knows the tenant's home page by name only
 
 
 def register_tenant_reset(app: Flask) -> None:
@@ -141,6 +203,8 @@ def register_templates(app: Flask) -> None:
             "current_membership": state.membership,
             "nav": Lazy(lambda: nav_items(can)) if tenant is not None else [],
             "can": can,
+            "tenant_switch_url": tenant_switch_url,
+            "page_endpoint": page_endpoint,
             **values,
         }
 

@@ -64,6 +64,13 @@ class Decision:
     reason: str
     rule: CompiledRule | None = None
     trace: tuple[str, ...] = field(default=(), compare=False)
+    #: (explained decisions) what a deny beat: every allow rule that applied and the role default, if it granted
+    overrode: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def source(self) -> str:
+        """What decided, without the verdict (shown beside an Allowed/Denied badge, which says the verdict)."""
+        return self.rule.describe() if self.rule is not None else self.reason
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,6 @@ class Policy:
                explain: bool = False) -> Decision:
         """Allowed or denied, and why. `key` is `module.action`; `resource` is `type:id` or None."""
         module, _, action = key.partition(".")
-        trace: list[str] = []
         if self.status != UserStatus.ACTIVE:
             return Decision(False, str(_l("The account is %(status)s: everything is denied.",
                                           status=self.status.value)))
@@ -121,23 +127,46 @@ class Policy:
             # Before the rules: a module-wide allow must not grant an action the catalogue does not have.
             return Decision(False, str(_l("%(key)s is not a known permission.", key=key)))
         now = now or utcnow()
+        if explain:
+            return self._explain(key, resource, now)
         allow: CompiledRule | None = None
         for bucket in ((module, action), (module, None)):
             for rule in self.rules.get(bucket, ()):
                 if not rule.applies(resource, now):
-                    if explain:
-                        trace.append(str(_l("ignored: %(rule)s (expired or another resource)",
-                                            rule=rule.describe())))
                     continue
-                if explain:
-                    trace.append(str(_l("matches: %(rule)s", rule=rule.describe())))
                 if rule.effect == Effect.DENY:
-                    return Decision(False, str(_l("Denied by %(rule)s.", rule=rule.describe())), rule,
-                                    tuple(trace))
+                    return Decision(False, str(_l("Denied by %(rule)s.", rule=rule.describe())), rule)
                 allow = allow or rule
+        if allow is not None:
+            return Decision(True, str(_l("Allowed by %(rule)s.", rule=allow.describe())), allow)
+        if self._role_grants(key):
+            return Decision(True, self._role_reason(key))
+        return Decision(False, str(_l("No role default or rule grants %(key)s.", key=key)))
+
+    def _explain(self, key: str, resource: str | None, now: datetime) -> Decision:
+        """`decide` with the trace of every source considered. A deny does not stop the trace: every rule and the
+        role default are still listed, and what the deny beat (the allow rules that applied, the role default
+        when it grants) is named in `overrode`, as an allow's trace names the role default it went past."""
+        module, _, action = key.partition(".")
+        trace: list[str] = []
+        deny: CompiledRule | None = None
+        allows: list[CompiledRule] = []
+        for bucket in ((module, action), (module, None)):
+            for rule in self.rules.get(bucket, ()):
+                if not rule.applies(resource, now):
+                    trace.append(str(_l("ignored: %(rule)s (expired or another resource)", rule=rule.describe())))
+                    continue
+                trace.append(str(_l("matches: %(rule)s", rule=rule.describe())))
+                if rule.effect == Effect.DENY:
+                    deny = deny or rule
+                else:
+                    allows.append(rule)
         role_grant = self._role_grants(key)
-        if explain:
-            trace.append(self._role_line(key, role_grant))
+        trace.append(self._role_line(key, role_grant))
+        if deny is not None:
+            overrode = tuple(rule.describe() for rule in allows) + ((self._role_reason(key),) if role_grant else ())
+            return Decision(False, str(_l("Denied by %(rule)s.", rule=deny.describe())), deny, tuple(trace), overrode)
+        allow = allows[0] if allows else None
         if allow is not None:
             return Decision(True, str(_l("Allowed by %(rule)s.", rule=allow.describe())), allow, tuple(trace))
         if role_grant:

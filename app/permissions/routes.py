@@ -1,18 +1,20 @@
-"""Permission pages: members and their effective matrix, the rules (list, add, remove), "why?" and "check as".
+"""Permission pages: members and their effective matrix, the rules (list, add), "why?" and "check as".
 
 Everything lives in one template, permissions/page.html; htmx requests get one of its blocks (the one
-their HX-Target names), the page's other parts stay as they are.
+their HX-Target names), the page's other parts stay as they are. Changing and removing one rule have their own
+pages (app/permissions/rule_pages.py): they work, and confirm, without JavaScript.
 """
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block
 from werkzeug.datastructures import MultiDict
 
+from app.core import formnonce
 from app.core.errors import NotFound, ValidationFailed
 from app.core.forms import Saved, handle_form, show_error
 from app.core.htmx import htmx_target, is_htmx, oob, render_page
@@ -53,7 +55,7 @@ def _rule_filters(source: MultiDict) -> dict:
     }
 
 
-def _state(source: MultiDict) -> dict:
+def page_state(source: MultiDict) -> dict:
     """What the page shows (member, filters, pages), as URL arguments, to come back to after a change."""
     keep = ("user", "members_q", "members_page", "rules_user", "rules_effect", "rules_module", "rules_q",
             "rules_page")
@@ -90,7 +92,7 @@ def _matrix_ctx(selected) -> dict:
     return {"selected": selected, "matrix": list(rows.items())}
 
 
-def _rules_ctx(filters: dict, selected, notice: str | None = None) -> dict:
+def _rules_ctx(filters: dict, selected, notice: str | None = None, problems: list[str] | None = None) -> dict:
     query = {"user_id": filters["rules_user"], "effect": filters["rules_effect"],
              "module": filters["rules_module"], "search": filters["rules_q"]}
     # past the end (after a removal): the last page
@@ -98,11 +100,13 @@ def _rules_ctx(filters: dict, selected, notice: str | None = None) -> dict:
     args = {k: v for k, v in filters.items() if v and k != "rules_page"}
     if selected:
         args["user"] = selected[0].id
-    can_manage = can("permissions.manage")
-    removable = {rule.id for rule in page.items
-                 if can_manage and services.may_remove(current_actor(), state.tenant, rule)}
+    can_manage, actor = can("permissions.manage"), current_actor()
+    removable = {rule.id for rule in page.items if can_manage and services.may_remove(actor, state.tenant, rule)}
+    editable = {rule.id for rule in page.items if can_manage and services.may_edit(actor, state.tenant, rule)}
     return {"rules": page, "rule_args": args, "notice": notice, "now": utcnow(), "selected": selected,
-            "can_manage": can_manage, "removable": removable}
+            "can_manage": can_manage, "removable": removable, "editable": editable, "problems": problems,
+            # "Remove" posts from the list with htmx: each carries the one-time nonce the confirmation page's form has
+            "remove_nonce": lambda: {formnonce.FIELD: formnonce.issue()}}
 
 
 def _rule_form(members, selected) -> RuleForm:
@@ -162,8 +166,8 @@ def create_rule(slug: str):
         effect = _("Allow") if rule.effect == Effect.ALLOW else _("Deny")
         message = _("Rule #%(id)d added: %(effect)s %(target)s for %(email)s.", id=rule.id, effect=effect,
                     target=rule.target, email=rule.user.email)
-        return Saved(message, url_for("permissions.page", slug=slug, **{**_state(request.args), "user": rule.user_id}),
-                     htmx=lambda text: _rule_added(members, selected, text))
+        to = url_for("permissions.page", slug=slug, **{**page_state(request.args), "user": rule.user_id})
+        return Saved(message, to, htmx=lambda text: _rule_added(members, selected, text))
 
     # Every refusal (the ceiling's included) is said on the form; the scope field is shown to operators only,
     # so for anyone else its refusal is said above the form.
@@ -185,19 +189,12 @@ def _rule_added(members, selected, message: str) -> str:
     return html
 
 
-@bp.post("/t/<slug>/permissions/rules/<id:rule_id>/delete")
-@login_required
-@require("permissions.manage")
-def delete_rule(slug: str, rule_id: int):
-    """Remove a rule (after the browser's confirmation); htmx gets the rules list and the matrix back."""
-    rule = services.delete_rule(current_actor(), state.tenant, rule_id)
-    message = _("Rule #%(id)d removed.", id=rule.id)
-    if not is_htmx():
-        flash(message, "success")
-        return redirect(url_for("permissions.page", slug=slug, **_state(request.args)))
-    members = user_services.members(state.tenant)
-    selected = _selected_or_none(members, request.args.get("user"))
-    html = render_block(TEMPLATE, "rules", **_rules_ctx(_rule_filters(request.args), selected, notice=message))
+def rules_changed(args: MultiDict, message: str | None = None, problems: list[str] | None = None) -> str:
+    """What htmx gets after a rule was changed or removed from the list: the list (as filtered on screen, with
+    `message` or `problems`), and the matrix of the member shown, as it now is."""
+    selected = _selected_or_none(user_services.members(state.tenant), args.get("user"))
+    html = render_block(TEMPLATE, "rules", **_rules_ctx(_rule_filters(args), selected, notice=message,
+                                                         problems=problems))
     if selected:
         html += oob("perm-matrix", render_block(TEMPLATE, "matrix", **_matrix_ctx(selected)))
     return html
@@ -237,18 +234,23 @@ def _explain(formdata: MultiDict):
     members = user_services.members(state.tenant)
     form = CheckForm(formdata=formdata, members=members)
     explanation, selected = None, None
-    if form.validate():
+    valid = form.validate()
+    if not form.user_id.errors:  # an id was given: it must be a member's here (said with any other refusal)
         try:
             selected = _selected(members, int(form.user_id.data))
-            decision = services.explain(selected[0], state.tenant, form.action.data, form.resource.data or None)
         except NotFound:
             form.user_id.errors.append(_("Choose a member of this tenant."))
+    if valid and selected:
+        try:
+            decision = services.explain(selected[0], state.tenant, form.action.data, form.resource.data or None)
         except ValidationFailed as exc:
             show_error(form, exc)
         else:
             explanation = {"user": selected[0], "key": form.action.data, "resource": form.resource.data or None,
                            "decision": decision}
-    errors = [e for field in form for e in field.errors] + list(form.form_errors)
+    # every refusal at once, each naming (and linking to) its field
+    errors = [{"label": f.label.text, "id": f.id, "message": e} for f in form for e in f.errors]
+    errors += [{"label": None, "id": None, "message": e} for e in form.form_errors]
     status = 422 if errors else 200
     if is_htmx():
         html = render_block(TEMPLATE, "why", explanation=explanation, explain_errors=errors)
@@ -257,3 +259,6 @@ def _explain(formdata: MultiDict):
     ctx = _full_ctx(members, MultiDict({"user": selected[0].id} if selected else {}), selected,
                     check_form=form, explanation=explanation, explain_errors=errors)
     return render_template(TEMPLATE, **ctx), status
+
+
+from app.permissions import rule_pages  # noqa: E402, F401  (its views join the blueprint, as this module's do)

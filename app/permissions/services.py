@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +11,7 @@ from sqlalchemy import or_, select
 
 from app import audit
 from app.core.actor import Actor
-from app.core.errors import Forbidden, NotFound, ValidationFailed
+from app.core.errors import Forbidden, NotFound
 from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import check_expiry, check_reason
 from app.core.mixins import utcnow
@@ -20,6 +19,14 @@ from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.permissions import catalogue
 from app.permissions.ceiling import actions_of, check_may_act_on, check_may_grant
+from app.permissions.checks import (
+    RESOURCE_TYPES,
+    check_action,
+    check_effect,
+    check_resource,
+    check_scope,
+    check_target,
+)
 from app.permissions.models import Effect, PermissionRule
 from app.permissions.policy import Decision
 from app.permissions.resolver import bump_policy_version, load_policy
@@ -27,15 +34,10 @@ from app.tenants.models import Tenant
 from app.users.models import Membership, User
 from app.users.services import member
 
-RESOURCE_RE = re.compile(r"^([a-z_]{1,32}):([A-Za-z0-9_-]{1,64})$")
-
-# Resource types a rule may name, with a function telling whether one exists in a tenant.
-_RESOURCE_TYPES: dict[str, Callable[[int, str], bool]] = {}
-
 
 def declare_resource(type_: str, exists: Callable[[int, str], bool]) -> None:
     """Let rules name resources of `type_`; `exists(tenant_id, id)` is used to find orphans."""
-    _RESOURCE_TYPES[type_] = exists
+    RESOURCE_TYPES[type_] = exists
 
 
 def _member_exists(tenant_id: int, user_id: str) -> bool:
@@ -49,20 +51,12 @@ declare_resource("user", _member_exists)
 
 def resource_types() -> list[str]:
     """The resource types a rule may name."""
-    return sorted(_RESOURCE_TYPES)
+    return sorted(RESOURCE_TYPES)
 
 
 def parse_resource(text: str | None) -> tuple[str | None, str | None]:
-    """`type:id` -> (type, id); empty -> (None, None); anything else is refused."""
-    if not text:
-        return None, None
-    match = RESOURCE_RE.match(text.strip())
-    if not match:
-        raise ValidationFailed(str(_l("Write the resource as type:id, e.g. user:42.")), field="resource")
-    if match.group(1) not in _RESOURCE_TYPES:
-        raise ValidationFailed(str(_l("Unknown resource type %(type)s. Known: %(known)s.", type=match.group(1),
-                                      known=", ".join(sorted(_RESOURCE_TYPES)))), field="resource")
-    return match.group(1), match.group(2)
+    """`type:id` -> (type, id); empty -> (None, None); anything else is refused (ValidationFailed on `resource`)."""
+    return validated("resource", check_resource, text)
 
 
 def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, target: str,
@@ -82,12 +76,9 @@ def create_rule(actor: Actor, tenant: Tenant, *, user_id: int, effect: str, targ
     module, _, action = target.partition(".")
     action = None if action in {"", "*"} else action
     with FieldErrors() as errors:
-        if effect not in {e.value for e in Effect}:
-            errors.refuse("effect", _l("Choose allow or deny."))
-        if not catalogue.is_known(module, action):
-            errors.refuse("target", _l("%(target)s is not in the catalogue.", target=target))
-        if scope not in {"tenant", "global"}:
-            errors.refuse("scope", _l("Choose tenant or global scope."))
+        errors.collect(validated, "effect", check_effect, effect)
+        errors.collect(validated, "target", check_target, target)
+        errors.collect(validated, "scope", check_scope, scope)
         resource_type, resource_id = errors.collect(parse_resource, resource) or (None, None)
         expires_at = errors.collect(validated, "expires_at", check_expiry, expires_at, optional=True)
         reason = errors.collect(validated, "reason", check_reason, reason, optional=True) or ""
@@ -148,6 +139,14 @@ def _check_removal(actor: Actor, tenant: Tenant, rule: PermissionRule) -> None:
         check_may_grant(actor, tenant.id, actions_of(rule.module, rule.action), rule.resource)
 
 
+def _check_edit(actor: Actor, tenant: Tenant, rule: PermissionRule) -> None:
+    # A later expiry (or none) of an allow rule grants for longer, an earlier one of a deny lifts it sooner: an
+    # edit is under the ceiling as the rule's creation and its removal are.
+    _check_removal(actor, tenant, rule)
+    if rule.effect == Effect.ALLOW:
+        check_may_grant(actor, tenant.id, actions_of(rule.module, rule.action), rule.resource)
+
+
 def may_remove(actor: Actor, tenant: Tenant, rule: PermissionRule) -> bool:
     """True when `actor` may remove `rule` (so pages offer only what the service will do)."""
     try:
@@ -155,6 +154,71 @@ def may_remove(actor: Actor, tenant: Tenant, rule: PermissionRule) -> bool:
     except (NotFound, Forbidden):
         return False
     return True
+
+
+def may_edit(actor: Actor, tenant: Tenant, rule: PermissionRule) -> bool:
+    """True when `actor` may change `rule`'s reason and expiry."""
+    try:
+        _check_edit(actor, tenant, rule)
+    except (NotFound, Forbidden):
+        return False
+    return True
+
+
+def rule_to_remove(actor: Actor, tenant: Tenant, rule_id: int) -> PermissionRule:
+    """The rule `actor` asks to remove, when they may (the confirmation page): 404 or 403 otherwise."""
+    rule = get_rule(tenant, rule_id)
+    _check_removal(actor, tenant, rule)
+    return rule
+
+
+def rule_to_edit(actor: Actor, tenant: Tenant, rule_id: int) -> PermissionRule:
+    """The rule `actor` asks to change, when they may (the edit page): 404 or 403 otherwise."""
+    rule = get_rule(tenant, rule_id)
+    _check_edit(actor, tenant, rule)
+    return rule
+
+
+def update_rule(actor: Actor, tenant: Tenant, rule_id: int, *, reason: str,
+                expires_at: datetime | None) -> tuple[PermissionRule, dict[str, list]]:
+    """Change a rule's reason and expiry (None: never); returns the rule and what changed (old, new).
+
+    What a rule allows or denies, and to whom, is not changed here: that is another rule. An expiry equal to the
+    stored one to the minute (forms show minutes) keeps the stored value, even a past one, so a rule can be
+    reworded without touching its expiry; any other expiry must be in the future. Refusals: a foreign or (for
+    anyone but an operator) global rule is 404, the ceiling 403, then every refused field at once (422)."""
+    rule = rule_to_edit(actor, tenant, rule_id)
+    if _same_minute(expires_at, rule.expires_at):
+        expires_at = rule.expires_at
+    with FieldErrors() as errors:
+        if expires_at != rule.expires_at:
+            expires_at = errors.collect(validated, "expires_at", check_expiry, expires_at, optional=True)
+        reason = errors.collect(validated, "reason", check_reason, reason)
+    changes: dict[str, list] = {}
+    if reason != rule.reason:
+        changes["reason"] = [rule.reason, reason]
+        rule.reason = reason
+    if expires_at != rule.expires_at:
+        changes["expires_at"] = [_iso(rule.expires_at), _iso(expires_at)]
+        rule.expires_at = expires_at
+    if changes:
+        db.session.flush()
+        bump_policy_version(rule.user_id)  # compiled policies carry the expiry and the reason
+        audit.record("permission.rule_updated", tenant_id=tenant.id, target_type="permission_rule",
+                     target_id=rule.id, details={"user_id": rule.user_id, "effect": rule.effect.value,
+                                                 "target": rule.target, "changes": changes},
+                     **actor.meta())
+    return rule, changes
+
+
+def _same_minute(one: datetime | None, other: datetime | None) -> bool:
+    if one is None or other is None:
+        return one is other
+    return one.replace(second=0, microsecond=0) == other.replace(second=0, microsecond=0)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def list_rules(tenant: Tenant, *, user_id: int | None = None, effect: str | None = None,
@@ -196,10 +260,9 @@ def rule_counts(tenant: Tenant, *, within: timedelta = timedelta(days=7), now: d
 
 def explain(user: User, tenant: Tenant, key: str, resource: str | None = None) -> Decision:
     """The decision for one check, with the trace of every source considered."""
-    if catalogue.get_action(key) is None:
-        raise ValidationFailed(str(_l("%(key)s is not in the catalogue.", key=key)), field="action")
-    if resource:
-        parse_resource(resource)
+    with FieldErrors() as errors:
+        errors.collect(validated, "action", check_action, key)
+        errors.collect(parse_resource, resource)
     return load_policy(user.id, tenant.id).decide(key, resource or None, explain=True)
 
 
@@ -251,7 +314,7 @@ def orphan_rules() -> list[Orphan]:
         elif rule.tenant_id is not None and not _member_exists(rule.tenant_id, str(rule.user_id)):
             problem = f"user {rule.user_id} is no longer a member of tenant {rule.tenant_id}"
         elif rule.resource_type is not None:
-            exists = _RESOURCE_TYPES.get(rule.resource_type)
+            exists = RESOURCE_TYPES.get(rule.resource_type)
             if exists is None:
                 problem = f"unknown resource type {rule.resource_type}"
             elif rule.tenant_id is not None and not exists(rule.tenant_id, rule.resource_id):

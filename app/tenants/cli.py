@@ -23,6 +23,7 @@ demo_cli = AppGroup("demo", help="Demo data for local use.")
 
 DEMO_PASSWORD = "hubx-demo-password"  # noqa: S105 (documented demo credential, refused in production)
 DEMO_ADMIN = "admin@demo.example.com"
+DEMO_MEMBER = "member@demo.example.com"
 
 
 @tenants_cli.command("create")
@@ -57,7 +58,8 @@ def seed() -> None:
     demo, admin = create_tenant("demo", "Demo Ltda.", admin_email=DEMO_ADMIN, admin_password=DEMO_PASSWORD)
     other, _ = create_tenant("acme", "Acme S.A.", admin_email="owner@acme.example.com", admin_password=DEMO_PASSWORD)
     add_member(other, admin, Role.ADMIN)
-    member = create_user("member@demo.example.com", DEMO_PASSWORD, name="Maria Membro")
+    member = create_user(DEMO_MEMBER, DEMO_PASSWORD, name="Maria Membro")
     add_member(demo, member, Role.MEMBER)
     db.session.commit()
-    click.echo(f"demo tenants: {demo.slug}, {other.slug}; sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}")
+    click.echo(f"demo tenants: {demo.slug}, {other.slug}; sign in as {DEMO_ADMIN} / {DEMO_PASSWORD} (owner of "
+               f"{demo.slug}) or {DEMO_MEMBER} / {DEMO_PASSWORD} (a plain member of {demo.slug})")

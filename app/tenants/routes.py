@@ -19,14 +19,20 @@ from app.core.ui import (
     render_settings,
     save_section,
 )
-from app.core.web import current_actor, register_template_value, register_tenant_lookup
+from app.core.web import current_actor, register_template_value, register_tenant_lookup, remembered_tenant
 from app.permissions.catalogue import declare
 from app.permissions.gate import can, require
 from app.tenants import bp
 from app.tenants.forms import GeneralSettingsForm
-from app.tenants.services import all_tenants, member_counts, page_tenant, update_settings, valid_timezones
+from app.tenants.services import (
+    all_tenants,
+    landing_tenant,
+    member_counts,
+    page_tenant,
+    update_settings,
+    valid_timezones,
+)
 from app.users.models import Role
-from app.users.services import memberships_of
 
 
 def _operator_tenants() -> list:
@@ -55,11 +61,11 @@ register_settings_section(SettingsSection("general", _l("General"), "tenants/_se
 @bp.get("/")
 @login_required
 def home():
-    """Send a signed-in user to their first tenant."""
-    memberships = memberships_of(current_user)
-    if not memberships:
+    """Send a signed-in user to the tenant they last used, else the one they own (`landing_tenant`)."""
+    tenant = landing_tenant(current_user, remembered_tenant())
+    if tenant is None:
         return render_template("tenants/no_tenant.html")
-    return redirect(url_for("tenants.dashboard", slug=memberships[0].tenant.slug))
+    return redirect(url_for("tenants.dashboard", slug=tenant.slug))
 
 
 @bp.get("/t/<slug>/")

@@ -20,7 +20,7 @@ from app.core.fields import (
 from app.extensions import db
 from app.tenants.models import Tenant
 from app.users.models import Membership, Role, User
-from app.users.services import create_user
+from app.users.services import create_user, memberships_of
 
 
 def valid_timezones() -> list[str]:
@@ -109,6 +109,19 @@ def page_tenant(slug: str, user) -> tuple[Tenant, Membership | None] | None:
         tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
         return (tenant, None) if tenant is not None else None
     return None
+
+
+def landing_tenant(user, remembered: str | None = None) -> Tenant | None:
+    """Where `user` lands (`/`, sign-in): the tenant they last used (`remembered`, a slug) while they may still
+    open it; else the first tenant they own; else their first tenant by name; None when they belong to none."""
+    if remembered:
+        found = page_tenant(remembered, user)
+        if found is not None:
+            return found[0]
+    memberships = memberships_of(user)
+    owned = [m for m in memberships if m.role == Role.OWNER]
+    first = (owned or memberships or [None])[0]
+    return first.tenant if first is not None else None
 
 
 def member_counts(tenant_id: int) -> dict[Role, int]:

@@ -21,6 +21,7 @@ from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.permissions.ceiling import check_may_act_on
 from app.tenants.models import Tenant
+from app.tokens import expiry
 from app.tokens.ceiling import NotOwnerError, check_scope_ceiling, may_rotate
 from app.tokens.models import NAME_MAX as NAME_MAX  # re-exported, as is every token status (the filters')
 from app.tokens.models import STATUSES as STATUSES
@@ -34,6 +35,7 @@ from app.tokens.models import (
     check_rate_limit,
     check_token_name,
 )
+from app.tokens.reports import daily_usage
 from app.users.models import User
 
 TOKEN_KIND = "p"  # noqa: S105 (the token kind letter, not a secret)
@@ -62,9 +64,8 @@ def update_token_policy(actor: Actor, tenant: Tenant, *, default_days: int, max_
                         allow_no_expiry: bool, rotation_grace_minutes: int) -> TokenPolicy:
     """Change the tenant's token policy (existing tokens keep their expiry); every refused field at once."""
     with FieldErrors() as errors:
-        errors.collect(validated, "max_days", check_max_days, max_days)
-        if not 1 <= default_days <= max_days:
-            errors.refuse("default_days", _l("The default lifetime is 1 day up to the maximum."))
+        longest = errors.collect(validated, "max_days", check_max_days, max_days)
+        errors.collect(validated, "default_days", expiry.check_default_days, default_days, longest)
         errors.collect(validated, "rotation_grace_minutes", check_grace_minutes, rotation_grace_minutes)
     policy = token_policy(tenant.id)
     before = {k: getattr(policy, k) for k in ("default_days", "max_days", "allow_no_expiry", "rotation_grace_minutes")}
@@ -84,13 +85,18 @@ def parse_cidrs(values: list[str] | str | None, field: str) -> list[str]:
     return validated(field, check_cidrs, values)
 
 
-def _expiry(tenant_id: int, expires_in_days: int | None, no_expiry: bool, now: datetime) -> datetime | None:
-    policy = token_policy(tenant_id)
+def _expiry(tenant: Tenant, expires_in_days: int | None, no_expiry: bool, now: datetime,
+            expires_on: date | str | None = None) -> datetime | None:
+    policy = token_policy(tenant.id)
     if no_expiry:
         if not policy.allow_no_expiry:
             # 409: the request is well formed; the tenant's policy (state, not the input) refuses it
             raise Conflict(str(_l("This tenant requires tokens to expire.")), field="expires_in_days")
         return None
+    if expires_on is not None:  # a day of one's own, in the tenant's time zone
+        today = expiry.local_today(now, tenant.timezone)
+        return now + timedelta(days=validated("expires_on", expiry.check_expiry_date, expires_on, today,
+                                              policy.max_days))
     days = policy.default_days if expires_in_days is None else expires_in_days
     if not 1 <= days <= policy.max_days:
         raise ValidationFailed(str(_l("Choose 1 to %(max)d days.", max=policy.max_days)), field="expires_in_days")
@@ -116,14 +122,16 @@ def _new_secret() -> tuple[str, str]:
 def create_token(actor: Actor | None, tenant: Tenant, owner: User, *, name: str, scope: str,
                  expires_in_days: int | None = None, no_expiry: bool = False, rate_limit: int | None = None,
                  ip_allow: list[str] | str | None = None, ip_deny: list[str] | str | None = None,
-                 device_binding: bool = False) -> IssuedToken:
-    """Issue a token for `owner` in `tenant`; never with a scope the owner may not use. Every refused field is
-    said at once (422); then the refusals that hold whatever was typed: the ceiling (403), the policy (409)."""
+                 device_binding: bool = False, expires_on: date | str | None = None) -> IssuedToken:
+    """Issue a token for `owner` in `tenant`; never with a scope the owner may not use. Its lifetime is
+    `expires_in_days` (the policy's default when None), the day `expires_on` (in the tenant's time zone), or
+    none with `no_expiry`. Every refused field is said at once (422); then the refusals that hold whatever was
+    typed: the ceiling (403), the policy (409)."""
     now = utcnow()
     with FieldErrors() as errors:
         name = errors.collect(validated, "name", check_token_name, name)
         wanted = errors.collect(_scope, scope)
-        expires_at = errors.collect(_expiry, tenant.id, expires_in_days, no_expiry, now)
+        expires_at = errors.collect(_expiry, tenant, expires_in_days, no_expiry, now, expires_on)
         rate_limit = errors.collect(_check_rate_limit, rate_limit)
         ip_allow = errors.collect(parse_cidrs, ip_allow, "ip_allow")
         ip_deny = errors.collect(parse_cidrs, ip_deny, "ip_deny")
@@ -267,10 +275,23 @@ def update_limits(actor: Actor, token: ApiToken, *, rate_limit: int | None, ip_a
 LIVE_STATUSES = ("active", "rotated")
 
 
+#: the orders a token list can be sorted in (`newest` first by default)
+SORTS = {
+    "newest": (ApiToken.id.desc(),),
+    "oldest": (ApiToken.id.asc(),),
+    "name": (func.lower(ApiToken.name), ApiToken.id.desc()),
+    "expires": (ApiToken.expires_at.is_(None), ApiToken.expires_at.asc(), ApiToken.id.desc()),
+    "last_used": (ApiToken.last_used_at.is_(None), ApiToken.last_used_at.desc(), ApiToken.id.desc()),
+}
+
+
 def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | None = None,
                 scope: str | None = None, search: str | None = None, expiring_within_days: int | None = None,
-                page: int = 1, per_page: int = 25, clamp: bool = False) -> Page:
-    """Tokens of the tenant, newest first, filtered and paginated (`clamp`: past the end, the last page)."""
+                page: int = 1, per_page: int = 25, clamp: bool = False, sort: str = "newest",
+                heads_only: bool = False) -> Page:
+    """Tokens of the tenant, filtered, sorted (`SORTS`, newest first by default) and paginated (`clamp`: past
+    the end, the last page). `heads_only`: a rotation chain is one entry, its newest token (the older ones are
+    listed when the status asked for is `rotated` or `retired`, which only replaced tokens have)."""
     now = utcnow()
     query = select(ApiToken).join(User, User.id == ApiToken.user_id).where(ApiToken.tenant_id == tenant.id)
     if owner_id:
@@ -291,25 +312,19 @@ def list_tokens(tenant: Tenant, *, owner_id: int | None = None, status: str | No
         query = query.where(ApiToken.revoked_at.is_(None), ApiToken.expires_at <= now)
     if expiring_within_days:
         query = query.where(*live, ApiToken.expires_at <= now + timedelta(days=expiring_within_days))
+    if heads_only and status not in ("rotated", "retired"):
+        query = query.where(ApiToken.successor_id.is_(None))
     if search:
         text = search.strip()[:100]
         query = query.where(or_(contains_text(ApiToken.name, text), contains_text(User.email, text),
                                 contains_text(ApiToken.hint, text)))
-    return page_of(query.order_by(ApiToken.id.desc()), page, per_page, clamp=clamp)
+    return page_of(query.order_by(*SORTS.get(sort, SORTS["newest"])), page, per_page, clamp=clamp)
 
 
 def usage_per_day(token: ApiToken, days: int = 30, *, today: date | None = None) -> list[tuple[date, int]]:
-    """Authenticated uses per day for the last `days` days (oldest first, zero-filled)."""
-    today = today or utcnow().date()
-    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time()).replace(tzinfo=utcnow().tzinfo)
-    rows = db.session.execute(
-        select(TokenUsageLog.occurred_at).where(TokenUsageLog.token_id == token.id,
-                                                TokenUsageLog.occurred_at >= start, TokenUsageLog.outcome == "ok")
-    ).scalars()
-    counts: dict[date, int] = {}
-    for at in rows:
-        counts[at.date()] = counts.get(at.date(), 0) + 1
-    return [(day, counts.get(day, 0)) for day in (start.date() + timedelta(days=i) for i in range(days))]
+    """Authenticated uses per day (UTC days) for the last `days` days (oldest first, zero-filled); the token's
+    page shows refusals and the tenant's days too (`reports.daily_usage`)."""
+    return [(d.day, d.ok) for d in daily_usage(token, days, "UTC", today=today)]
 
 
 def recent_usage(token: ApiToken, limit: int = 20) -> list[TokenUsageLog]:

@@ -7,7 +7,7 @@ from sqlalchemy import Select, or_, select
 
 from app.core.errors import Conflict, NotFound
 from app.core.fieldadapters import validated
-from app.core.fields import check_display_name, check_email, check_password, email_key
+from app.core.fields import check_display_name, check_email, check_locale, check_password, email_key
 from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.tenants.models import Tenant
@@ -39,6 +39,16 @@ def create_user(email: str, password: str, *, name: str = "", status: UserStatus
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def set_preferred_locale(user: User, locale: str) -> bool:
+    """Keep `locale` as the language every page speaks to `user` (one of the app's); True when it changed."""
+    locale = validated("locale", check_locale, locale)
+    if user.profile.locale == locale:
+        return False
+    user.profile.locale = locale
+    db.session.flush()
+    return True
 
 
 def by_email(email: str) -> User | None:

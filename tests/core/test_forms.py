@@ -57,7 +57,9 @@ def test_every_failing_field_of_the_service_is_shown_at_once_with_a_summary(clie
     response = client.post(f"/t/{tenant.slug}/settings/tokens", data, htmx=htmx)
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and ("<html" in body) is not htmx
-    summary = re.search(r'<div class="alert alert-danger" role="alert">(.*?)</div>', body, re.S).group(1)
+    # the summary takes the focus when it appears (static/js/app.js): focusable, and marked for the script
+    summary = re.search(r'<div class="alert alert-danger" role="alert" tabindex="-1" data-error-summary>(.*?)</div>',
+                        body, re.S).group(1)
     assert "Some fields need attention." in summary
     assert 'href="#policy-max_days"' in summary and "The maximum lifetime is 1 to 3650 days." in summary
     assert 'href="#policy-rotation_grace_minutes"' in summary
@@ -114,7 +116,8 @@ def test_a_repeated_submit_creates_nothing_twice(client, auth, member_of):
     user, tenant = member_of(Role.MEMBER)
     auth.login(user)
     nonce = client.nonce()
-    first = client.post(f"/t/{tenant.slug}/tokens", {**_token_form(), "form_nonce": nonce})
+    # (the secret is shown once, after the redirect of post/redirect/get or in the htmx answer)
+    first = client.post(f"/t/{tenant.slug}/tokens", {**_token_form(), "form_nonce": nonce}, follow_redirects=True)
     secret = re.search(r"hbx_p_[0-9A-Za-z]{36}", first.get_data(as_text=True)).group(0)
     for htmx in (False, True):  # a reload of the POST, a double click
         again = client.post(f"/t/{tenant.slug}/tokens", {**_token_form(), "form_nonce": nonce}, htmx=htmx,
@@ -124,7 +127,7 @@ def test_a_repeated_submit_creates_nothing_twice(client, auth, member_of):
         assert secret not in body and not re.search(r"hbx_p_[0-9A-Za-z]{36}", body)  # no secret again
     assert _count(ApiToken) == 1
     fresh = client.post(f"/t/{tenant.slug}/tokens", _token_form(name="second"))  # a new rendering: a new nonce
-    assert fresh.status_code == 200 and _count(ApiToken) == 2
+    assert fresh.status_code in {200, 302, 303} and _count(ApiToken) == 2
 
 
 def test_a_repeated_rule_or_settings_submit_is_refused(client, admin, create_user):

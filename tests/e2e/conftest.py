@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,15 +107,29 @@ def browser(tmp_path_factory):
             chromium.close()
 
 
+# ---------------------------------------------------------------- the rules every journey keeps
+# Every page fixture below watches its page, so every journey (this file's users included) fails on:
+# - a console error (a CSP violation is one) or an uncaught exception; a refused request (4xx) is not one: forms
+#   answer 422 or 409 on purpose, and Chromium logs each as "Failed to load resource";
+# - a serious or critical axe-core finding, on every page loaded and on the page as the journey leaves it;
+# - sideways scroll on a phone-sized viewport (PHONE_WIDTH, or any width up to 480 px).
+PHONE_WIDTH = 390
+AXE_IMPACTS = {"serious", "critical"}
+_REFUSED = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d\b")
+
+
 @dataclass
 class PageErrors:
-    """Console errors (CSP violations show up here) and uncaught exceptions seen by a page."""
+    """What went wrong on a journey's pages: console errors (CSP violations show up here), uncaught exceptions,
+    axe-core findings and sideways scroll on a phone."""
 
     console: list[str] = field(default_factory=list)
     uncaught: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
 
     def all(self) -> list[str]:
-        return [f"console: {m}" for m in self.console] + [f"pageerror: {m}" for m in self.uncaught]
+        return ([f"console: {m}" for m in self.console] + [f"pageerror: {m}" for m in self.uncaught]
+                + self.findings)
 
 
 @pytest.fixture
@@ -122,28 +137,100 @@ def page_errors() -> PageErrors:
     return PageErrors()
 
 
-@pytest.fixture
-def page(browser, live_server, page_errors):
-    """A fresh context and page per test, in English, pointed at the live server.
+def _axe():
+    from axe_playwright_python.sync_playwright import Axe
 
-    Closed before the live server stops and before the database is emptied.
-    """
+    return Axe()
+
+
+def check_page(pg, errors: PageErrors, *, axe: bool = True) -> None:
+    """axe-core on the page as it is now (serious and critical findings), and, on a phone, no sideways scroll.
+    Run on every load and when a journey ends; a journey may call it after an in-page change it wants checked.
+    (`axe=False` where scripts are off: axe-core's run never settles there; the same pages are checked with
+    scripts on by the other journeys.)"""
+    from playwright.sync_api import Error
+
+    url = pg.url
+    if not url.startswith("http"):
+        return
+    try:
+        results = _axe().run(pg).response if axe else {}
+        width, client = pg.evaluate(
+            "() => [document.scrollingElement.scrollWidth, document.scrollingElement.clientWidth]")
+    except Error:  # the page was left (a navigation) while it was being checked: the next page is checked
+        return
+    for violation in results.get("violations", []):
+        if violation.get("impact") in AXE_IMPACTS:
+            targets = ", ".join(" ".join(map(str, n.get("target", []))) for n in violation["nodes"][:3])
+            finding = f"axe {violation['id']} ({violation['impact']}) on {url}: {violation['help']} [{targets}]"
+            if finding not in errors.findings:
+                errors.findings.append(finding)
+    viewport = pg.viewport_size or {}
+    if viewport.get("width", 10_000) <= 480 and width > client:
+        errors.findings.append(f"sideways scroll on {url}: {width} px wide in a {client} px viewport")
+
+
+def _watch(pg, errors: PageErrors, *, axe: bool = True) -> None:
+    def console(msg):
+        if msg.type == "error" and not _REFUSED.match(msg.text):
+            errors.console.append(f"{msg.text} ({msg.location.get('url', '')})")
+
+    pg.on("console", console)
+    pg.on("pageerror", lambda exc: errors.uncaught.append(str(exc)))
+    pg.on("load", lambda loaded: check_page(loaded, errors, axe=axe))
+
+
+def _new_page(browser, live_server, errors: PageErrors, **options):
     context = browser.new_context(
         base_url=live_server.url,
         locale="en-US",
         extra_http_headers={"Accept-Language": "en"},
-        viewport={"width": 1280, "height": 900},  # wide enough for the expanded navbar
+        **{"viewport": {"width": 1280, "height": 900}, **options},  # wide enough for the expanded navbar
     )
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     pg = context.new_page()
-    pg.on("console", lambda msg: page_errors.console.append(f"{msg.text} ({msg.location.get('url', '')})")
-          if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: page_errors.uncaught.append(str(exc)))
+    _watch(pg, errors, axe=options.get("java_script_enabled", True))
+    return context, pg
+
+
+def _finish(context, pg, errors: PageErrors, *, scripts: bool = True) -> None:
     try:
-        yield pg
+        if not pg.is_closed():
+            check_page(pg, errors, axe=scripts)
     finally:
         context.close()
+    if errors.all():
+        pytest.fail("the journey's pages broke the UI rules (tests/e2e/conftest.py):\n  " + "\n  ".join(errors.all()),
+                    pytrace=False)
+
+
+@pytest.fixture
+def page(browser, live_server, page_errors):
+    """A fresh context and page per test, in English, pointed at the live server, held to the UI rules above.
+
+    Closed before the live server stops and before the database is emptied.
+    """
+    context, pg = _new_page(browser, live_server, page_errors)
+    yield pg
+    _finish(context, pg, page_errors)
+
+
+@pytest.fixture
+def phone(browser, live_server, page_errors):
+    """The same on a phone: 390 px wide, touch; no page may scroll sideways."""
+    context, pg = _new_page(browser, live_server, page_errors,
+                            viewport={"width": PHONE_WIDTH, "height": 844}, is_mobile=True, has_touch=True)
+    yield pg
+    _finish(context, pg, page_errors)
+
+
+@pytest.fixture
+def page_without_js(browser, live_server, page_errors):
+    """The same with JavaScript turned off: every action must still work."""
+    context, pg = _new_page(browser, live_server, page_errors, java_script_enabled=False)
+    yield pg
+    _finish(context, pg, page_errors, scripts=False)
 
 
 # ---------------------------------------------------------------- the journeys' shared set-up

@@ -241,11 +241,17 @@ def test_explain_gives_a_trace_naming_every_rule(member_of, create_user, add_rul
     deny = add_rule(owner, tenant, user, "deny", "settings.*", reason="audit freeze")
     decision = resolve(user, tenant, "settings.manage", explain=True)
     assert not decision.allowed and decision.rule.id == deny.id
+    # A deny does not cut the trace short: the role default closes it, as it closes an allow's, and what the
+    # deny beat (the allow rule that applied, the role default that grants) is named.
     assert decision.trace == (
         f"matches: ALLOW rule #{allow.id} (tenant) on settings.manage: helps out",
         f"ignored: DENY rule #{other.id} (tenant) on settings.* [user:{owner.id}] (expired or another resource)",
         f"matches: DENY rule #{deny.id} (tenant) on settings.*: audit freeze",
+        "The role admin includes settings.manage by default.",
     )
+    assert decision.overrode == (f"ALLOW rule #{allow.id} (tenant) on settings.manage: helps out",
+                                 "The role admin includes settings.manage by default.")
+    assert decision.source == f"DENY rule #{deny.id} (tenant) on settings.*: audit freeze"
     # Without the deny the allow decides, and the role line closes the trace.
     delete_rule(Actor(owner), tenant, deny.id)
     db.session.commit()
@@ -256,7 +262,26 @@ def test_explain_gives_a_trace_naming_every_rule(member_of, create_user, add_rul
         f"ignored: DENY rule #{other.id} (tenant) on settings.* [user:{owner.id}] (expired or another resource)",
         "The role admin includes settings.manage by default.",
     )
+    assert decision.overrode == ()  # an allow beats nothing it has to name: the role line is in the trace
     assert resolve(user, tenant, "settings.manage").trace == ()  # no trace unless asked
+
+
+def test_an_explained_decision_is_the_unexplained_one(member_of, create_user, add_rule):
+    """Explaining takes another path through the rules: it must reach the same verdict and the same rule."""
+    user, tenant = member_of(Role.MEMBER)
+    owner = create_user(tenant=tenant, role=Role.OWNER)
+    add_rule(owner, tenant, user, "allow", "settings.*", reason="stand-in")
+    add_rule(owner, tenant, user, "deny", "settings.manage", resource="user:7")
+    add_rule(owner, tenant, user, "deny", "tokens.create", reason="frozen")
+    add_rule(owner, tenant, user, "allow", "tokens.create", reason="late allow")
+    for key in ("settings.manage", "tokens.create", "tokens.view", "permissions.manage", "dashboard.view"):
+        for resource in (None, "user:7"):
+            plain, explained = (resolve(user, tenant, key, resource, explain=flag) for flag in (False, True))
+            assert (plain.allowed, plain.reason, plain.rule) == (explained.allowed, explained.reason,
+                                                                 explained.rule), (key, resource)
+    denied = resolve(user, tenant, "tokens.create", explain=True)
+    assert denied.overrode[0].startswith("ALLOW rule #") and "late allow" in denied.overrode[0]
+    assert denied.overrode[1] == "The role member includes tokens.create by default."
 
 
 def test_a_change_not_yet_flushed_counts_when_the_policy_is_compiled(member_of):

@@ -41,7 +41,7 @@ def test_admin_sees_a_members_matrix_with_reasons(client, team):
     assert "Allowed" in body and "Denied" in body
     assert "The role member includes dashboard.view by default." in body
     assert "No role default or rule grants settings.manage." in body
-    assert f'href="/t/{tenant.slug}/permissions/why?user={member.id}&amp;action=settings.manage"' in body
+    assert f'href="/t/{tenant.slug}/permissions/why?user={member.id}&amp;action=settings.manage#why-title"' in body
     assert 'id="rule-form"' in body and 'id="check-form"' in body and 'aria-live="polite"' in body
     assert 'name="scope"' not in body  # global rules are for operators
 

@@ -34,7 +34,7 @@ def test_why_panel_names_the_rule_that_decided(client, team, add_rule):
     response = client.get(f"/t/{tenant.slug}/permissions/why?user={member.id}&action=settings.manage")
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" in body  # without htmx: the whole page, panel filled
-    assert f"Allowed by ALLOW rule #{rule.id} (tenant) on settings.manage: covering for Ana." in body
+    assert f"<dd class=\"col-sm-9\">ALLOW rule #{rule.id} (tenant) on settings.manage: covering for Ana</dd>" in body
     assert f"matches: ALLOW rule #{rule.id}" in body
     assert "Effective permissions of member@example.com" in body
 
@@ -44,7 +44,8 @@ def test_check_as_with_a_resource(client, team, add_rule):
     rule = add_rule(admin, tenant, member, effect="allow", target="settings.manage", resource=f"user:{admin.id}")
     url = f"/t/{tenant.slug}/permissions/check?check-user_id={member.id}&check-action=settings.manage"
     on_it = client.get(f"{url}&check-resource=user:{admin.id}", headers={"HX-Request": "true"})
-    assert on_it.status_code == 200 and f"Allowed by ALLOW rule #{rule.id}" in on_it.get_data(as_text=True)
+    decided = f'Decided by</dt><dd class="col-sm-9">ALLOW rule #{rule.id}'
+    assert on_it.status_code == 200 and decided in on_it.get_data(as_text=True)
     elsewhere = client.get(f"{url}&check-resource=user:999", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Denied" in elsewhere and "ignored: ALLOW rule" in elsewhere
 

@@ -77,7 +77,7 @@ class Page:
     targets: tuple[str, ...] = ()  # HX-Target ids the view answers with one block
 
 
-TOKEN_FILTERS = ("q", "status", "scope", "owner", "expiring", "page")
+TOKEN_FILTERS = ("q", "status", "scope", "owner", "expiring", "sort", "page")
 RULE_FILTERS = ("rules_user", "rules_effect", "rules_module", "rules_q", "rules_page")
 PERMISSION_STATE = ("user", "members_q", "members_page", *RULE_FILTERS)
 
@@ -100,13 +100,16 @@ PAGES: dict[str, Page] = {
                                     form=("user_id", "effect", "target", "resource", "expires_at", "reason",
                                           "scope")),
     "permissions.delete_rule": Page(query=PERMISSION_STATE),
+    "permissions.edit_rule": Page(query=PERMISSION_STATE, form=("expires_at", "reason")),
     "tokens.page": Page(query=TOKEN_FILTERS, targets=("tokens-list", "tokens-create")),
     "tokens.create_token": Page(query=TOKEN_FILTERS, also=TOKEN_FILTERS,
-                                form=("new-name", "new-scope", "new-expires_in_days", "new-no_expiry",
+                                form=("new-name", "new-scope", "new-expires", "new-expires_on",
                                       "new-rate_limit", "new-ip_allow", "new-ip_deny", "new-device_binding")),
-    "tokens.show_token": Page(),
-    "tokens.revoke_token": Page(form=("reason",)),
-    "tokens.rotate_token": Page(),
+    "tokens.show_token": Page(targets=("token-detail",)),
+    "tokens.confirm_revoke": Page(query=("reason", "back")),
+    "tokens.revoke_token": Page(form=("reason", "back")),
+    "tokens.confirm_rotate": Page(query=("back",)),
+    "tokens.rotate_token": Page(form=("back",)),
     "tokens.update_limits": Page(form=("rate_limit", "ip_allow", "ip_deny", "device_binding")),
     "tokens.update_policy": Page(form=("policy-default_days", "policy-max_days", "policy-allow_no_expiry",
                                        "policy-rotation_grace_minutes")),
@@ -229,7 +232,8 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "check-resource": "", "user_id": str(member.id), "effect": "deny", "target": "dashboard.view",
         "expires_at": _in_30_days().strftime("%Y-%m-%dT%H:%M"), "reason": "fuzz", "scope": "tenant",
         "q": "fuzz", "status": "active", "owner": str(owner.id), "expiring": "7", "page": "1",
-        "new-name": "fuzz page token", "new-scope": "read", "new-expires_in_days": "30", "new-no_expiry": "",
+        "new-name": "fuzz page token", "new-scope": "read", "new-expires": "30", "new-expires_on": "", "sort": "name",
+        "back": "list",
         "new-rate_limit": "100", "new-ip_allow": "10.0.0.0/8", "new-ip_deny": "", "new-device_binding": "",
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",

@@ -1,5 +1,8 @@
 """Tenant dashboard and settings pages."""
 
+import re
+
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
@@ -99,3 +102,48 @@ def test_settings_service_rejects_what_the_form_would_not_catch(app, member_of):
             assert exc.field in {"timezone", "default_locale", "name"}
         else:  # pragma: no cover
             raise AssertionError(kwargs)
+
+
+def test_the_time_zone_is_a_searchable_list_that_needs_no_javascript(client, auth, member_of):
+    user, tenant = member_of(Role.ADMIN)
+    auth.login(user)
+    body = client.get(f"/t/{tenant.slug}/settings").get_data(as_text=True)
+    field = re.search(r'<input[^>]*id="timezone"[^>]*>', body).group(0)
+    assert 'list="timezone-options"' in field and 'value="America/Sao_Paulo"' in field and 'type="text"' in field
+    assert 'aria-describedby="timezone-help"' in field and "Type part of a name to search the list" in body
+    assert '<select id="timezone"' not in body and '<datalist id="timezone-options">' in body
+    assert len(re.findall(r'<option value="[^"]+"', body.split('<datalist id="timezone-options">')[1]
+                          .split("</datalist>")[0])) > 300
+    assert '<option value="America/Sao_Paulo" label="America/Sao Paulo">' in body
+    # typed (or picked) without JavaScript: a plain POST, checked by the one time-zone check
+    response = client.post(f"/t/{tenant.slug}/settings/general", _settings(tenant, timezone="Europe/Lisbon"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Tenant, tenant.id).timezone == "Europe/Lisbon"
+    refused = client.post(f"/t/{tenant.slug}/settings/general", _settings(tenant, timezone="lisbon"))
+    assert refused.status_code == 422 and "Choose a time zone from the list." in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_settings_say_every_refused_field_at_once(client, auth, member_of, htmx):
+    user, tenant = member_of(Role.ADMIN)
+    auth.login(user)
+    response = client.post(f"/t/{tenant.slug}/settings/general",
+                           {"name": "", "timezone": "Mars/Olympus", "default_locale": "xx"}, htmx=htmx)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Choose a time zone from the list." in body and "Choose a language from the list." in body
+    assert set(re.findall(r'<a href="#([\w-]+)" class="alert-link">', body)) == {"name", "timezone", "default_locale"}
+
+
+def test_settings_sent_twice_are_saved_once(client, auth, member_of):
+    user, tenant = member_of(Role.ADMIN)
+    auth.login(user)
+    data = _settings(tenant, name="Once", form_nonce=client.nonce())
+    assert client.post(f"/t/{tenant.slug}/settings/general", data).status_code == 302
+    again = client.post(f"/t/{tenant.slug}/settings/general",
+                        _settings(tenant, name="Twice", form_nonce=data["form_nonce"]))
+    assert again.status_code == 409 and "already sent" in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Tenant, tenant.id).name == "Once"
+    assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "tenant.settings_changed")).all()) == 1

@@ -36,7 +36,7 @@ def test_revoking_the_successor_stops_the_older_secret_in_its_grace(api, issue):
 def test_revoking_the_oldest_stops_every_later_secret(client, auth, issue):
     first = issue(Role.ADMIN, "write")
     auth.login(first.user)
-    assert client.post(f"/t/{first.tenant.slug}/tokens/{first.token.id}/rotate", {}).status_code == 200
+    assert client.post(f"/t/{first.tenant.slug}/tokens/{first.token.id}/rotate", {}).status_code == 303
     successor = db.session.query(ApiToken).filter(ApiToken.id != first.token.id).one()
     response = client.post(f"/t/{first.tenant.slug}/tokens/{first.token.id}/revoke", {"reason": "done"})
     assert response.status_code == 302

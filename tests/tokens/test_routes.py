@@ -20,7 +20,7 @@ from app.tokens import services
 from app.tokens.models import ApiToken
 from app.users.models import Role
 
-SECRET_RE = re.compile(r'value="(hbx_p_[0-9A-Za-z]+)"')
+SECRET_RE = re.compile(r'id="token-secret"[^>]*>(hbx_p_[0-9A-Za-z]+)</textarea>')
 CREATE = {"HX-Target": "div#tokens-create"}
 LIST = {"HX-Target": "div#tokens-list"}
 
@@ -40,7 +40,7 @@ def make_token(owner, tenant, name="ci", scope="read", **kwargs):
 
 
 def _form(**changes) -> dict:
-    data = {"new-name": "deploy bot", "new-scope": "read", "new-expires_in_days": "30"}
+    data = {"new-name": "deploy bot", "new-scope": "read", "new-expires": "30"}
     data.update(changes)
     return data
 
@@ -53,7 +53,7 @@ def _tokens() -> list[ApiToken]:
 # ---------------------------------------------------------------- create and the one-time reveal
 
 
-def test_create_reveals_the_secret_once_and_stores_only_its_digest(client, auth, team):
+def test_create_redirects_then_reveals_the_secret_once_and_stores_only_its_digest(client, auth, team):
     _, member, tenant = team
     auth.login(member)
     url = f"/t/{tenant.slug}/tokens"
@@ -61,12 +61,15 @@ def test_create_reveals_the_secret_once_and_stores_only_its_digest(client, auth,
     assert "Create a token" in page and "No token yet." in page
 
     response = client.post(url, _form())
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Location" not in response.headers
-    assert response.headers["Cache-Control"] == "no-store"
+    assert response.status_code == 303 and response.headers["Location"] == url  # post/redirect/get
+    assert "hbx_p_" not in response.get_data(as_text=True)
+    assert "hbx_p_" not in response.headers.get("Set-Cookie", "")  # kept encrypted in the session
+    shown = client.get(url)
+    body = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
     [secret] = SECRET_RE.findall(body)
     assert "It will not be shown again" in body and 'data-copy-target="token-secret"' in body
-    assert re.search(r'<input[^>]*id="token-secret"[^>]*readonly', body)
+    assert re.search(r'<textarea[^>]*id="token-secret"[^>]*readonly', body)
 
     [token] = _tokens()
     assert token.user_id == member.id and token.name == "deploy bot" and token.scope.value == "read"
@@ -76,33 +79,54 @@ def test_create_reveals_the_secret_once_and_stores_only_its_digest(client, auth,
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "token.created")).all()
     assert events and all(secret not in repr(e.details) for e in events)
 
-    # Never again: not on the list, not on its page, not in a flash message.
+    # Never again: not on a reload, not on its page, not in a flash message.
     for later in (client.get(url), client.get(f"{url}/{token.id}"), client.get(f"/t/{tenant.slug}/")):
         text = later.get_data(as_text=True)
-        assert later.status_code == 200 and secret not in text
+        assert later.status_code == 200 and secret not in text and not SECRET_RE.search(text)
     assert token.hint in client.get(url).get_data(as_text=True)
 
 
-def test_create_with_htmx_swaps_the_form_for_the_reveal_and_refreshes_the_list(client, auth, team):
+def test_a_repeated_create_makes_one_token_and_the_first_secret_is_still_shown(client, auth, team):
+    """A double click or a reload of the POST without JavaScript: the form's nonce acts once."""
     _, member, tenant = team
     auth.login(member)
-    response = client.post(f"/t/{tenant.slug}/tokens", _form(q="deploy"), htmx=True, headers=CREATE)
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "<html" not in body
-    assert response.headers["Cache-Control"] == "no-store"
+    url = f"/t/{tenant.slug}/tokens"
+    data = _form(form_nonce=client.nonce())
+    first = client.post(url, data)
+    again = client.post(url, data)
+    assert first.status_code == 303 and again.status_code == 409
+    assert "already sent" in again.get_data(as_text=True) and not SECRET_RE.search(again.get_data(as_text=True))
+    [token] = _tokens()
+    [secret] = SECRET_RE.findall(client.get(url).get_data(as_text=True))
+    assert token.digest == crypto().digest(secret)
+
+
+def test_create_with_htmx_reveals_after_the_redirect_and_refreshes_the_list(client, auth, team):
+    _, member, tenant = team
+    auth.login(member)
+    response = client.post(f"/t/{tenant.slug}/tokens", _form(q="deploy", sort="name"), htmx=True, headers=CREATE)
+    assert response.status_code == 303 and "hbx_p_" not in response.headers["Location"]
+    assert response.headers["Location"] == f"/t/{tenant.slug}/tokens?q=deploy&sort=name"  # the list as on screen
+    # htmx's fetch follows the redirect with the same headers
+    shown = client.get(response.headers["Location"], headers={"HX-Request": "true", **CREATE})
+    body = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "<html" not in body and shown.headers["Cache-Control"] == "no-store"
     assert len(SECRET_RE.findall(body)) == 1 and 'id="token-reveal"' in body
     assert 'id="tokens-list" hx-swap-oob="innerHTML"' in body and "Token “deploy bot” created." in body
     assert "1 token" in body
-    # "I have copied it" asks for a fresh form in place of the reveal.
-    fresh = client.get(f"/t/{tenant.slug}/tokens", headers={"HX-Request": "true", **CREATE})
-    assert 'id="create-form"' in fresh.get_data(as_text=True) and "hbx_p_" not in fresh.get_data(as_text=True)
+    # "I have copied it" asks for a fresh form in place of the reveal, its first field focused.
+    fresh = client.get(f"/t/{tenant.slug}/tokens", headers={"HX-Request": "true", **CREATE}).get_data(as_text=True)
+    assert 'id="create-form"' in fresh and "hbx_p_" not in fresh
+    assert re.search(r'<input[^>]*autofocus[^>]*id="new-name"|<input[^>]*id="new-name"[^>]*autofocus', fresh)
+    assert 'hx-sync="this:drop"' in fresh  # a second click while the first is in flight is dropped
 
 
 @pytest.mark.parametrize("changes, status, message", [
     ({"new-name": ""}, 422, "This field is required."),
     ({"new-scope": "admin"}, 403, "The owner may not use the admin scope here."),
-    ({"new-expires_in_days": "400"}, 422, "Choose 1 to 365 days."),
-    ({"new-no_expiry": "y"}, 409, "This tenant requires tokens to expire."),
+    ({"new-expires": "400"}, 422, "Not a valid choice."),
+    ({"new-expires": "never"}, 422, "Not a valid choice."),
+    ({"new-expires": "custom", "new-expires_on": ""}, 422, "Choose the day the token expires."),
     ({"new-ip_allow": "10.0.0.0/8\nnot-an-ip"}, 422, "not-an-ip is not an IP address or CIDR range."),
     ({"new-rate_limit": "0"}, 422, "The limit is 1 to 100000 requests per minute."),
 ])
@@ -128,28 +152,34 @@ def test_scopes_offered_stop_at_the_owners_highest(client, auth, team):
     assert 'option value="admin"' in body
 
 
-def test_no_api_permission_no_token(client, auth, team):
+def test_no_api_permission_no_token_and_the_page_says_why_and_whom_to_ask(client, auth, team):
     admin, member, tenant = team
     create_rule(Actor(admin), tenant, user_id=member.id, effect="deny", target="api.*", reason="no API")
     db.session.commit()
     auth.login(member)
     body = client.get(f"/t/{tenant.slug}/tokens").get_data(as_text=True)
-    assert "does not allow API tokens" in body and 'id="create-form"' not in body
+    assert "You cannot create API tokens here." in body and 'id="create-form"' not in body
+    why = body.split('id="tokens-why-not"')[1].split("</div>")[0]
+    assert "Denied by" in why and "no API" in why and "admin@example.com" in why
     response = client.post(f"/t/{tenant.slug}/tokens", _form())
-    assert response.status_code == 403 and "does not allow API tokens" in response.get_data(as_text=True)
+    assert response.status_code == 403 and "You cannot create API tokens here." in response.get_data(as_text=True)
     assert _tokens() == []
 
 
-def test_no_expiry_when_the_policy_allows_it(client, auth, team):
+def test_a_member_who_may_not_create_sees_the_reason_and_the_admins(client, auth, team, create_user):
     admin, member, tenant = team
-    services.update_token_policy(Actor(admin), tenant, default_days=30, max_days=60, allow_no_expiry=True,
-                                 rotation_grace_minutes=5)
+    create_user("owner@example.com", tenant=tenant, role=Role.OWNER, name="Olga Owner")
+    create_user("manager@example.com", tenant=tenant, role=Role.MANAGER, name="Max Manager")
+    create_rule(Actor(admin), tenant, user_id=member.id, effect="deny", target="tokens.create",
+                reason="tokens come from IT")
     db.session.commit()
     auth.login(member)
-    assert "Never expires" in client.get(f"/t/{tenant.slug}/tokens").get_data(as_text=True)
-    assert client.post(f"/t/{tenant.slug}/tokens", _form(**{"new-no_expiry": "y"})).status_code == 200
-    [token] = _tokens()
-    assert token.expires_at is None
+    body = client.get(f"/t/{tenant.slug}/tokens").get_data(as_text=True)
+    why = body.split('id="tokens-why-not"')[1].split("</div>")[0]
+    assert "You cannot create API tokens here." in why and "tokens come from IT" in why
+    assert "admin@example.com" in why and "Olga Owner" in why and "Max Manager" not in why
+    assert 'id="create-form"' not in body and "No token yet." in body
+    assert client.post(f"/t/{tenant.slug}/tokens", _form()).status_code == 403
 
 
 # ---------------------------------------------------------------- the list

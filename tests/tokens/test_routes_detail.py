@@ -8,6 +8,7 @@ import re
 import pytest
 
 from app.core.actor import Actor
+from app.core.crypto import crypto
 from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken
@@ -45,11 +46,13 @@ def test_the_page_shows_usage_per_day_and_recent_requests(client, auth, team):
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and issued.secret not in body and issued.token.hint in body
     assert issued.token.digest not in body
-    assert "3 successful requests in the last 30 days." in body
+    assert "3 accepted requests, 0 refused · last 30 days" in body
     assert '<svg class="usage-chart"' in body and 'role="img"' in body
-    assert body.count('<g class="day">') == 30 and re.search(r"<title>[^<]*: 3 requests</title>", body)
+    assert body.count('<g class="day">') == 30 and re.search(r"<title>[^<]*: 3 accepted, 0 refused</title>", body)
     assert "Requests per day as a table" in body and '<td class="text-end">3</td>' in body
     assert body.count("GET /api/v1/me") == 3 and "backup-script/1.0" in body and "127.0.0.1" in body
+    # addresses and clients stay on one line (the table scrolls inside its box)
+    assert '<td class="text-nowrap">127.0.0.1</td>' in body and '<td class="text-nowrap">backup-script/1.0</td>' in body
     assert "Active" in body and 'id="limits-form"' in body and 'id="rotate-submit"' in body
 
 
@@ -83,28 +86,54 @@ def test_revoke_with_htmx_asks_first_and_swaps_the_details(client, auth, team):
     assert "already revoked" in again.get_data(as_text=True) and _reload(issued.token).revoke_reason == "manual"
 
 
-@pytest.mark.parametrize("htmx", [True, False])
-def test_rotate_shows_the_successors_secret_once(client, auth, team, htmx):
+def test_rotate_without_javascript_redirects_to_the_new_tokens_page_which_shows_the_secret_once(client, auth, team):
     _, member, tenant = team
     issued = make_token(member, tenant, rate_limit=30, ip_allow=["10.0.0.0/8"])
     auth.login(member)
     url = f"/t/{tenant.slug}/tokens/{issued.token.id}"
     assert "keeps working for 60 minutes" in client.get(url).get_data(as_text=True)
-    response = client.post(f"{url}/rotate", {}, htmx=htmx, headers=DETAIL)
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Location" not in response.headers
-    assert response.headers["Cache-Control"] == "no-store" and ("<html" in body) is not htmx
-    [secret] = SECRET_RE.findall(body)
+    data = {"form_nonce": client.nonce()}
+    response = client.post(f"{url}/rotate", data)
     old = _reload(issued.token)
     successor = db.session.get(ApiToken, old.successor_id)
-    assert old.status() == "rotated" and successor.digest != old.digest
-    assert successor.rate_limit == 30 and successor.ip_allow == ["10.0.0.0/8"]
-    assert "was rotated" in body and f"/tokens/{successor.id}" in body
-    later = client.get(f"/t/{tenant.slug}/tokens/{successor.id}").get_data(as_text=True)
+    # the address bar leaves /rotate: a GET of the new token's page
+    assert response.status_code == 303 and response.headers["Location"] == f"/t/{tenant.slug}/tokens/{successor.id}"
+    assert "hbx_p_" not in response.get_data(as_text=True)
+    shown = client.get(response.headers["Location"])
+    body = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    [secret] = SECRET_RE.findall(body)
+    assert successor.digest == crypto().digest(secret) and "was rotated" in body and "keeps working until" in body
+    assert old.status() == "rotated" and successor.rate_limit == 30 and successor.ip_allow == ["10.0.0.0/8"]
+    later = client.get(f"/t/{tenant.slug}/tokens/{successor.id}").get_data(as_text=True)  # a reload
     assert secret not in later and "Rotation chain" in later and old.hint in later
-    # Only an active token rotates: the message says so.
-    again = client.post(f"{url}/rotate", {}, htmx=htmx, headers=DETAIL, follow_redirects=not htmx)
-    assert "Only an active token can be rotated." in again.get_data(as_text=True)
+    # the same form again (a reload of the POST, a double click): nothing rotates twice
+    again = client.post(f"{url}/rotate", data)
+    assert again.status_code == 409 and "already sent" in again.get_data(as_text=True)
+    # a fresh form on the old token: only an active token rotates, and the page says so
+    refused = client.post(f"{url}/rotate", {})
+    assert refused.status_code == 409 and "Only an active token can be rotated." in refused.get_data(as_text=True)
+    assert len(services.token_chain(successor)) == 2
+
+
+def test_rotate_with_htmx_sends_the_browser_to_the_new_tokens_page(client, auth, team):
+    _, member, tenant = team
+    issued = make_token(member, tenant)
+    auth.login(member)
+    url = f"/t/{tenant.slug}/tokens/{issued.token.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'hx-post="' + url + '/rotate"' in page and 'hx-confirm="Rotate “ci”?' in page
+    response = client.post(f"{url}/rotate", {}, htmx=True, headers=DETAIL)
+    successor = db.session.get(ApiToken, _reload(issued.token).successor_id)
+    assert response.status_code == 200 and response.get_data(as_text=True) == ""
+    assert response.headers["HX-Redirect"] == f"/t/{tenant.slug}/tokens/{successor.id}"
+    body = client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    [secret] = SECRET_RE.findall(body)
+    assert successor.digest == crypto().digest(secret)
+    # "I have copied it": the page's details again, without the secret, focus on their heading
+    done = client.get(response.headers["HX-Redirect"], headers={"HX-Request": "true", **DETAIL})
+    text = done.get_data(as_text=True)
+    assert "<html" not in text and secret not in text and 'id="details-title" tabindex="-1" autofocus' in text
 
 
 def test_limits_are_saved_normalised(client, auth, team):

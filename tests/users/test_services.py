@@ -11,3 +11,18 @@ def test_blocked_user_is_signed_out_on_next_request(client, auth, member_of):
     db.session.execute(db.update(Profile).where(Profile.user_id == user.id).values(status=UserStatus.BLOCKED))
     db.session.commit()
     assert client.get(f"/t/{tenant.slug}/").status_code == 302
+
+
+def test_preferred_locale_is_one_of_ours(create_user):
+    import pytest
+
+    from app.core.errors import ValidationFailed
+    from app.users.services import set_preferred_locale
+
+    user = create_user()
+    assert set_preferred_locale(user, "pt_BR") is True
+    assert set_preferred_locale(user, "pt_BR") is False
+    with pytest.raises(ValidationFailed):
+        set_preferred_locale(user, "xx")
+    db.session.expire_all()
+    assert db.session.get(Profile, user.profile.id).locale == "pt_BR"
