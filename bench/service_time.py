@@ -55,9 +55,9 @@ def parse_args() -> argparse.Namespace:
 
 
 class RoundTrips:
-    """Counts, on this thread only, SQL statements (SQLAlchemy's cursor events) and, on PostgreSQL, the
-    exchanges with the server (psycopg's execute, plus the BEGIN it sends first, and a COMMIT or ROLLBACK
-    that has a transaction to end)."""
+    """Counts, on this thread only, SQL statements (SQLAlchemy's cursor events, and `DirectRead`'s) and, on
+    PostgreSQL, the exchanges with the server (psycopg's execute, plus the BEGIN it sends first, and a COMMIT or
+    ROLLBACK that has a transaction to end)."""
 
     def __init__(self) -> None:
         self.statements = 0
@@ -75,6 +75,10 @@ class RoundTrips:
 
         event.listen(Engine, "before_cursor_execute", on_statement)
         self._undo.append(lambda: event.remove(Engine, "before_cursor_execute", on_statement))
+        from app.core.db import DirectRead  # the bearer check's read, on the driver's cursor: no engine event
+
+        DirectRead.observers.append(on_statement)
+        self._undo.append(lambda: DirectRead.observers.remove(on_statement))
         try:
             import psycopg
             from psycopg.pq import TransactionStatus
@@ -231,9 +235,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hubx-bench-service-") as tmp:
         workdir = Path(tmp)
         os.environ["HUBX_INSTANCE_PATH"] = str(workdir / "instance")
-        url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
         runs = []
         for tokens in args.tokens:
+            # PostgreSQL's schema is dropped and made anew for each count; SQLite gets a new file
+            url = args.database_url or f"sqlite:///{workdir / f'bench-{tokens}.db'}"
             result, report = run_once(args, url, tokens, workdir)
             runs.append((tokens, result))
             if report:

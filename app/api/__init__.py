@@ -228,7 +228,7 @@ def check_body():
             return render_error(400, MalformedJson.code, str(MalformedJson.title))
     if request.view_args and unstorable_path():
         return render_error(404, NotFound.code, str(NotFound.title))
-    field = unstorable_field(request.args.items(multi=True)) if request.args else None
+    field = unstorable_field(request.args.items(multi=True)) if request.query_string else None
     if field is None and document is not None:
         field = unstorable_json(document)
     if field is not None:
@@ -258,7 +258,7 @@ def expiration_value(credential) -> str | None:
     """A credential's expiry as the header gives it, in GitHub's format (`2027-01-01 00:00:00 UTC`); None if
     it never expires."""
     expires_at = credential.expires_at
-    return None if expires_at is None else expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return None if expires_at is None else expires_at.astimezone(UTC).isoformat(" ", "seconds")[:19] + " UTC"
 
 
 def add_expiration_header(response):

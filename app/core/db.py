@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
+from collections import namedtuple
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -146,3 +148,90 @@ def once_more_if_dropped(read: Callable[[], T]) -> T:
             raise
         log.info("a pooled connection was found dropped; reading again on a fresh one")
         return read()
+
+
+class DirectRead:
+    """One hot, read-only `SELECT` run on the driver's own cursor of a pooled connection, its row converted by
+    its columns' SQLAlchemy types exactly as Core would, without Core's per-call machinery (its `Connection`,
+    execution context and `Result` cost about 40 µs a call on this machine, more than the query itself on
+    SQLite; bench/service_time.py). Used where one statement runs on every request (the bearer check); anything
+    else goes through Core or the ORM.
+
+    The statement is compiled once per engine. Its bound parameters must need no conversion (plain text and
+    numbers). On PostgreSQL the connection is in autocommit while in use, as the one statement needs no
+    transaction: no `BEGIN` and `ROLLBACK` round trips (a client-side flag of psycopg). The pool's events run as
+    for any checkout (the idle ping of `register_idle_ping`). Any error of the driver falls back to running the
+    statement through Core once, so a dropped connection is handled the one way SQLAlchemy handles it (the
+    connection and the pool's older ones invalidated, `DBAPIError` raised with `connection_invalidated`, the
+    outage answered 503 by `app.core.errors`).
+
+    SQLAlchemy's engine events (`before_cursor_execute`, echo) do not see these statements; whoever counts SQL
+    (tests, bench/service_time.py) also subscribes to `DirectRead.observers`, called with each statement's text."""
+
+    #: callables given the SQL text of every direct read, in the reading thread (empty in production)
+    observers: list[Callable[[str], None]] = []  # noqa: RUF012 (one list for the process, on purpose)
+
+    def __init__(self, statement) -> None:
+        self.statement = statement
+        self.columns = tuple(column.key for column in statement.selected_columns)
+        self.row = namedtuple("Row", self.columns)  # noqa: PYI024 (built from the statement's columns)
+        self._plans: weakref.WeakKeyDictionary[Engine, tuple] = weakref.WeakKeyDictionary()
+
+    def _plan(self, engine: Engine) -> tuple:
+        plan = self._plans.get(engine)
+        if plan is None:
+            dialect = engine.dialect
+            compiled = self.statement.compile(dialect=dialect)
+            for bind in compiled.binds.values():
+                if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+                    raise TypeError(f"DirectRead: parameter {bind.key!r} needs a conversion; use Core")
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
+                               for column in self.statement.selected_columns)
+            converts = tuple((index, fn) for index, fn in enumerate(processors) if fn is not None)
+            plan = self._plans[engine] = (compiled.string, order, converts, dialect.name == "postgresql")
+        return plan
+
+    def first(self, engine: Engine, params: dict):
+        """The first row (a named tuple of the statement's columns), or None."""
+        sql, order, converts, autocommit = self._plan(engine)
+        args = tuple(params[name] for name in order) if order is not None else params
+        for observe in DirectRead.observers:
+            observe(sql)
+        try:
+            connection = engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error:  # no connection to be had: Core says so its own way
+            return self._through_core(engine, params)
+        try:
+            driver = connection.driver_connection
+            if autocommit:
+                driver.autocommit = True
+            try:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(sql, args)
+                    found = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                if autocommit:
+                    driver.autocommit = False
+        except engine.dialect.loaded_dbapi.Error:
+            connection.invalidate()
+            return self._through_core(engine, params)
+        finally:
+            connection.close()
+        if found is None:
+            return None
+        if not converts:
+            return self.row._make(found)
+        values = list(found)
+        for index, convert in converts:
+            values[index] = convert(values[index])
+        return self.row._make(values)
+
+    def _through_core(self, engine: Engine, params: dict):
+        options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
+        with engine.connect().execution_options(**options) as connection:
+            found = connection.execute(self.statement, params).first()
+        return None if found is None else self.row._make(found)

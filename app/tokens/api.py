@@ -7,7 +7,6 @@ from datetime import datetime
 from flask import Blueprint
 from pydantic import BaseModel, Field
 from spectree import Response
-from sqlalchemy import Row
 
 from app.api import AUTH_ERRORS, PageQuery, Problem, StrictModel, spec
 from app.api.auth import Scope, api_auth
@@ -121,7 +120,7 @@ class MeOut(BaseModel):
     token: TokenOut
 
 
-def token_json(token: ApiToken | Row, owner_email: str | None = None) -> dict:
+def token_json(token: ApiToken | auth.Credential, owner_email: str | None = None) -> dict:
     """A token as the API shows it (never the secret or its digest): an ApiToken, or the bearer's own row
     (with its owner's address given)."""
     return {

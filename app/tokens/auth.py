@@ -7,20 +7,19 @@ from __future__ import annotations
 import ipaddress
 import time
 from datetime import datetime, timedelta
-from functools import cache as cache_once
 from functools import cached_property, lru_cache
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 from limits import parse as parse_limit
-from sqlalchemy import Engine, Row, Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.exc import NoResultFound
 
 from app.api.auth import Scope, Verifier, register_verifier
 from app.core import tokencodec
 from app.core.actor import Actor
 from app.core.crypto import crypto
-from app.core.db import once_more_if_dropped
+from app.core.db import DirectRead, once_more_if_dropped
 from app.core.errors import DomainError, Forbidden
 from app.core.fields import normalise_network
 from app.core.mixins import utcnow
@@ -80,7 +79,7 @@ class TokenBearer:
     query itself); the views that change something load the objects they need, once, through `token`,
     `owner` and `tenant`."""
 
-    def __init__(self, credential: Row, policy: Policy, wrote: bool = False) -> None:
+    def __init__(self, credential: Credential, policy: Policy, wrote: bool = False) -> None:
         self.credential = credential
         self.policy = policy
         #: authentication wrote to the token (the first device binding, the last use); committed before the view
@@ -106,7 +105,7 @@ class TokenBearer:
         return self._actor
 
 
-def _refuse(error: DomainError, token: Row | None = None) -> DomainError:
+def _refuse(error: DomainError, token: Credential | None = None) -> DomainError:
     error.credential = token  # the API logs the refused use against the token it was for
     return error
 
@@ -118,7 +117,7 @@ def _network(cidr: str):
     return normalise_network(ipaddress.ip_network(cidr, strict=False))
 
 
-def _ip_allowed(token: Row, ip: str) -> bool:
+def _ip_allowed(token: Credential, ip: str) -> bool:
     if not token.ip_allow and not token.ip_deny:
         return True
     try:
@@ -132,7 +131,7 @@ def _ip_allowed(token: Row, ip: str) -> bool:
     return not token.ip_allow or any(address in _network(cidr) for cidr in token.ip_allow)
 
 
-def _bind_device(token: Row, device_id: str) -> bool:
+def _bind_device(token: Credential, device_id: str) -> bool:
     """True when `device_id` is the token's client (binding it atomically at first use)."""
     if not device_id:
         return False
@@ -146,7 +145,7 @@ def _bind_device(token: Row, device_id: str) -> bool:
     return bound == digest
 
 
-def _within_rate_limit(token: Row) -> tuple[bool, int]:
+def _within_rate_limit(token: Credential) -> tuple[bool, int]:
     if not token.rate_limit:
         return True, 0
     item = parse_limit(f"{token.rate_limit}/minute")
@@ -157,7 +156,7 @@ def _within_rate_limit(token: Row) -> tuple[bool, int]:
     return False, max(1, int(reset_at - time.time()))
 
 
-def _touch(token: Row, now: datetime, ip: str) -> bool:
+def _touch(token: Credential, now: datetime, ip: str) -> bool:
     # At most once a minute per token, and the WHERE makes concurrent requests write it once.
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
         return False
@@ -169,10 +168,9 @@ def _touch(token: Row, now: datetime, ip: str) -> bool:
     return True
 
 
-@cache_once
 def _credential_query() -> Select:
-    """The token (by digest) and its owner's policy version, as one row of plain values. Built once, digest
-    bound at execution. Neither the digest nor the encrypted last IP is read back.
+    """The token (by digest) and its owner's policy version, as one row of plain values; digest bound at
+    execution. Neither the digest nor the encrypted last IP is read back.
 
     Everything else about the owner (status, lock, deletion, role, rules, name and address) and the tenant
     (deletion, name) is in the owner's compiled policy, which is current exactly when its version is: the
@@ -192,39 +190,32 @@ CREDENTIAL_COLUMNS = ("id", "tenant_id", "user_id", "name", "scope", "hint", "cr
                       "revoked_at", "revoke_reason", "last_used_at", "rate_limit", "ip_allow", "ip_deny",
                       "device_binding", "device_digest", "chain_id", "successor_id", "grace_until")
 
+#: the credential read, run on the driver's cursor: the one statement of every API request (app.core.db)
+_CREDENTIAL_READ = DirectRead(_credential_query())
+#: a credential as read: a named tuple of those columns and `policy_version`
+Credential = _CREDENTIAL_READ.row
 
-def find_credential(secret: str) -> Row | None:
-    """The credential row of a well-formed secret, or None.
 
-    Core on a pooled connection of its own, outside the ORM session: no ORM objects, no session transaction to
+def find_credential(secret: str):
+    """The credential row of a well-formed secret (a named tuple of `CREDENTIAL_COLUMNS` and `policy_version`),
+    or None.
+
+    Read on a pooled connection of its own, outside the ORM session: no ORM objects, no session transaction to
     commit for a request that only reads (most API calls), and no tenant guard, which has no tenant yet: the
     row decides it. One statement needs no transaction of its own either, so on PostgreSQL the connection is in
     autocommit: no BEGIN and ROLLBACK round trips around the SELECT. What the check then writes (last use,
     device binding, a chain revoked) goes through the session, in the request's transaction."""
     params = {"digest": crypto().digest(secret)}
-
-    def read() -> Row | None:
-        with _reader(db.engine).connect() as connection:
-            return connection.execute(_credential_query(), params).first()
-
-    return once_more_if_dropped(read)  # a connection that died in the pool costs no refusal
-
-
-@lru_cache(maxsize=8)
-def _reader(engine: Engine) -> Engine:
-    # PostgreSQL: the same pool, connections switched to autocommit while checked out (a client-side flag of
-    # psycopg: no round trip) and back when returned. SQLite sends no BEGIN for a read anyway, and switching
-    # its isolation level back costs a PRAGMA per request, so its engine is used as it is.
-    if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    engine = db.engine
+    # a connection that died in the pool costs no refusal: read once more on a fresh one
+    return once_more_if_dropped(lambda: _CREDENTIAL_READ.first(engine, params))
 
 
 class RetiredSecretUsed(TokenRevoked):
     """A rotated secret used after its grace period: treated as leaked."""
 
 
-def standing(token: Row, now: datetime) -> Policy:
+def standing(token: Credential, now: datetime) -> Policy:
     """The owner's policy when `token` (a credential row) may be used now; raises the refusal otherwise.
 
     Everything about the token and its owner that does not depend on the request (revocation, expiry, a retired
@@ -282,7 +273,7 @@ def authenticate(secret: str, *, ip: str, device_id: str, now: datetime | None =
     return TokenBearer(token, policy, wrote=binds or touched)
 
 
-def usable_scope(token: Row, policy: Policy) -> Scope | None:
+def usable_scope(token: Credential, policy: Policy) -> Scope | None:
     """The highest scope a use of the token is granted: its own scope, capped by what its owner may use now."""
     for scope in (Scope.ADMIN, Scope.WRITE, Scope.READ):
         if token.scope.covers(scope) and policy.allows(SCOPE_RIGHTS[scope]):
@@ -290,7 +281,8 @@ def usable_scope(token: Row, policy: Policy) -> Scope | None:
     return None
 
 
-def introspect(secret: str, tenant_id: int, *, now: datetime | None = None) -> tuple[Row, Policy, Scope] | None:
+def introspect(secret: str, tenant_id: int, *,
+               now: datetime | None = None) -> tuple[Credential, Policy, Scope] | None:
     """RFC 7662's question for a token of `tenant_id`: its row, its owner's policy and the scope a use of it is
     granted, when it is active; None otherwise. The same verdict as using it (`standing`), minus what depends on
     the caller (address, device, rate), and without its side effects (a retired secret revokes nothing here)."""
@@ -307,7 +299,7 @@ def introspect(secret: str, tenant_id: int, *, now: datetime | None = None) -> t
     return (token, policy, scope) if scope is not None else None
 
 
-def record_use(credential: Row, outcome: str, status: int, ip: str) -> None:
+def record_use(credential: Credential, outcome: str, status: int, ip: str) -> None:
     """Log one use (or refused use) of a token: buffered, written off the request path (app.tokens.usage)."""
     usage.record(token_id=credential.id, tenant_id=credential.tenant_id,
                  endpoint=f"{request.method} {request.path}"[:128], outcome=outcome, status=status,

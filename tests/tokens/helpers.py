@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event
 
+from app.core.db import DirectRead
 from app.extensions import db
 from app.tenants.models import Tenant
 from app.tokens.models import ApiToken
@@ -35,10 +36,15 @@ def recorded_sql():
         if threading.get_ident() == thread:
             statements.append(statement)
 
+    def _direct(statement):
+        _before(None, None, statement, None, None, False)
+
     event.listen(db.engine, "before_cursor_execute", _before)
+    DirectRead.observers.append(_direct)  # the bearer check's read runs on the driver's cursor (app.core.db)
     try:
         yield statements
     finally:
+        DirectRead.observers.remove(_direct)
         event.remove(db.engine, "before_cursor_execute", _before)
 
 
