@@ -60,7 +60,6 @@ from app.users.models import Membership, Profile, Role, User, UserStatus  # noqa
 #: (p95 ratio at most, requests per second ratio at least, connection counts the p95 budget applies to or None
 #: for every cell), per database
 BUDGETS = {"postgresql": (1.3, 0.80, None), "sqlite": (1.5, 0.70, {16})}
-P95_AT = 16  # the connection count of the --compare-usage variants
 THREADS_PER_WORKER = 4  # gthread workers
 NOISY_PCT = 5  # a run during which other processes took more CPU than this is flagged
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
@@ -91,7 +90,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2,
                         help="runs of floor and /me per cell, in alternating order; the median counts (default 2)")
     parser.add_argument("--compare-usage", action="store_true",
-                        help="also run /me at 16 connections with the usage log off and written inline")
+                        help="also run, in each cell, /me with the usage log off and written inline")
     parser.add_argument("--no-healthz", action="store_true",
                         help="skip the app's /healthz runs (the app's per-request plumbing without the database)")
     parser.add_argument("--app-root", type=Path, default=ROOT,
@@ -391,6 +390,16 @@ def run(args: argparse.Namespace, url: str, secret: str, workdir: Path) -> dict:
                 servers.append(other)
                 other.wait_ready("/healthz")
                 targets["/me other tree"] = other.url("/api/v1/me")
+            variants = []
+            if args.compare_usage:  # the same app with the usage log off, and written inline: in the same cells
+                for mode in ("off", "inline"):
+                    variant = Server(f"usage-{mode}-{worker_class}", "usage_variants:app",
+                                     {**env, "BENCH_USAGE_MODE": mode}, workdir, args.workers, pythonpath=BENCH,
+                                     worker_class=worker_class)
+                    servers.append(variant)
+                    variants.append(variant)
+                    variant.wait_ready("/healthz")
+                    targets[f"/me usage {mode}"] = variant.url("/api/v1/me")
             for name, target in targets.items():
                 status, body = get(target, secret)
                 if status != 200:
@@ -399,18 +408,9 @@ def run(args: argparse.Namespace, url: str, secret: str, workdir: Path) -> dict:
             for connections in args.connections:
                 for name, found in run_cell(worker_class, connections, targets, secret, args).items():
                     results["runs"][(worker_class, name, connections)] = found
-            for server in (other, app_server, floor):
+            for server in (other, *variants, app_server, floor):
                 if server is not None:
                     server.stop()
-        if args.compare_usage:
-            for mode in ("off", "inline"):
-                variant = Server(f"usage-{mode}", "usage_variants:app", {**env, "BENCH_USAGE_MODE": mode},
-                                 workdir, args.workers, pythonpath=BENCH)
-                servers.append(variant)
-                variant.wait_ready("/healthz")
-                results["runs"][("sync", f"/me usage {mode}", P95_AT)] = median_run([measure(
-                    f"/me with usage log {mode}", variant.url("/api/v1/me"), secret, P95_AT, args)])
-                variant.stop()
     finally:
         for server in reversed(servers):
             server.stop()
