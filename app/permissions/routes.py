@@ -7,7 +7,7 @@ pages (app/permissions/rule_pages.py): they work, and confirm, without JavaScrip
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -176,6 +176,15 @@ def create_rule(slug: str):
         resource=form.resource.data or None, expires_at=form.expires_at_utc(tenant.timezone),
         reason=form.reason.data, scope=form.scope.data or "tenant",
     ), render=render, done=saved, hidden=() if current_user.is_operator else ("scope",))
+
+
+@bp.get("/t/<slug>/permissions/rules")
+@login_required
+@require("permissions.view")
+def rules_address(slug: str):
+    """The address a browser without JavaScript shows after a refused "add rule" (the form answered where it was
+    posted): reloading or opening it lands on the permissions page as it was, not on "405 Method Not Allowed"."""
+    return redirect(url_for("permissions.page", slug=slug, **page_state(request.args)))
 
 
 def _rule_added(members, selected, message: str) -> str:

@@ -80,6 +80,10 @@ class CreateTokenForm(LimitsFields, GuardedForm):
         self.last_day = self.today + timedelta(days=policy.max_days)
         self.expires_on.render_kw = {"type": "date", "min": (self.today + timedelta(days=1)).isoformat(),
                                      "max": self.last_day.isoformat()}
+        # WTForms orders fields by creation, which puts the shared limits first; the page, and so the error
+        # summary, show the token's own fields first
+        own = ("name", "scope", "expires", "expires_on")
+        self._fields = {name: self._fields[name] for name in (*own, *(k for k in self._fields if k not in own))}
 
     def validate_expires_on(self, field) -> None:
         """A custom day is needed with "a day of my choice", and checked as the service checks it."""

@@ -58,8 +58,9 @@ def test_every_failing_field_of_the_service_is_shown_at_once_with_a_summary(clie
     body = response.get_data(as_text=True)
     assert response.status_code == 422 and ("<html" in body) is not htmx
     # the summary takes the focus when it appears (static/js/app.js): focusable, and marked for the script
-    summary = re.search(r'<div class="alert alert-danger" role="alert" tabindex="-1" data-error-summary>(.*?)</div>',
-                        body, re.S).group(1)
+    summary = re.search(
+        r'<div class="alert alert-danger" role="alert" tabindex="-1" data-error-summary autofocus>(.*?)</div>',
+        body, re.S).group(1)
     assert "Some fields need attention." in summary
     assert 'href="#policy-max_days"' in summary and "The maximum lifetime is 1 to 3650 days." in summary
     assert 'href="#policy-rotation_grace_minutes"' in summary

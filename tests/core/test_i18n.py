@@ -5,6 +5,7 @@ else the tenant's default."""
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -268,3 +269,7 @@ def test_the_api_reference_in_both_languages(client):
     portuguese = _body(client.get("/api/v1/docs"))
     assert '<html lang="pt-BR">' in portuguese and "API do Hubx Access" in portuguese
     assert "Cria um token para quem chama" in portuguese and "Create a token for the caller" not in portuguese
+    # the status reason of 201 is the HTTP phrase ("Criado"), not the token page's field label ("Criado em")
+    assert "<code>201</code> Criado</li>" in portuguese and "<code>201</code> Criado em" not in portuguese
+    # schemas are named as people know them, without spectree's module hash
+    assert "<code>CreateToken</code>" in english and not re.search(r"<code>CreateToken\.[0-9a-f]+</code>", english)

@@ -173,6 +173,18 @@ def test_failed_submits_move_focus_to_the_error_summary(page, page_errors, signe
     assert page_errors.all() == []
 
 
+def test_without_javascript_the_error_summary_takes_the_focus_too(page_without_js, page_errors):
+    page = page_without_js
+    page.goto("/auth/login")
+    page.get_by_label("Email").fill("nobody@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_contain_text("Sign-in failed")
+    expect(summary).to_be_focused()  # the summary's autofocus: no script needed
+    assert page_errors.all() == []
+
+
 def test_a_double_click_sends_one_request(page, page_errors, create_tenant, create_user):
     tenant = create_tenant(default_locale="en")
     create_user("admin@example.com", tenant=tenant, role=Role.ADMIN)

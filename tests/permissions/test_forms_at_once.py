@@ -31,6 +31,15 @@ def test_add_rule_flags_every_bad_field_in_one_answer(client, team, htmx):
     assert db.session.scalar(select(PermissionRule)) is None
 
 
+def test_the_address_a_refused_submit_leaves_opens_the_page(client, team):
+    # Without JavaScript the refused form answers at the address it was posted to; opening (or reloading) that
+    # address must not be "405 Method Not Allowed": it lands on the page, showing what it showed.
+    admin, member, tenant = team
+    response = client.get(f"/t/{tenant.slug}/permissions/rules?user={member.id}&rules_effect=deny&junk=1")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/t/{tenant.slug}/permissions?user={member.id}&rules_effect=deny"
+
+
 def test_a_resource_and_a_past_expiry_are_flagged_beside_a_missing_reason(client, team):
     admin, member, tenant = team
     response = client.post(f"/t/{tenant.slug}/permissions/rules", {

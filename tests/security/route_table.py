@@ -25,6 +25,7 @@ ROUTES: dict[str, str] = {
     "permissions.explain_decision": "permission:permissions.view",
     "permissions.check_access": "permission:permissions.view",
     "permissions.create_rule": "permission:permissions.manage",
+    "permissions.rules_address": "permission:permissions.view",
     "permissions.delete_rule": "permission:permissions.manage",
     "permissions.edit_rule": "permission:permissions.manage",
     "tokens.page": "permission:tokens.view",

@@ -94,6 +94,7 @@ PAGES: dict[str, Page] = {
     "tenants.settings": Page(),
     "tenants.update_general": Page(form=("name", "timezone", "default_locale")),
     "permissions.page": Page(query=PERMISSION_STATE, targets=("perm-members-list", "perm-rules-list")),
+    "permissions.rules_address": Page(query=PERMISSION_STATE),
     "permissions.explain_decision": Page(query=("user", "action", "resource")),
     "permissions.check_access": Page(query=("check-user_id", "check-action", "check-resource")),
     "permissions.create_rule": Page(query=PERMISSION_STATE, also=RULE_FILTERS,

@@ -94,6 +94,10 @@ def test_every_create_error_at_once_with_a_summary_linking_to_each_field(client,
                                ("new-rate_limit", "The limit is 1 to 100000"),
                                ("new-ip_allow", "These are not IP addresses or CIDR ranges: not-an-ip, ::1/200.")):
             assert f'href="#{field}"' in summary and message in summary, (field, summary)
+        # in the order the form shows its fields: the token's own, then its limits
+        shown = ("new-name", "new-expires_on", "new-rate_limit", "new-ip_allow")
+        order = [summary.index(f'href="#{f}"') for f in shown]
+        assert order == sorted(order), summary
         assert body.count('aria-invalid="true"') == 4
     assert _tokens() == []
 
