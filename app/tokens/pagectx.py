@@ -186,9 +186,11 @@ def limits_ctx(token: ApiToken, form: LimitsForm, saved: str | None = None) -> d
             "live": services.LIVE_STATUSES}
 
 
-def confirm_ctx(token: ApiToken, action: str, form, *, back: str | None = None) -> dict:
-    """The page that asks before revoking or rotating (what runs without JavaScript)."""
-    return {"token": token, "status": token.status(), "action": action, "form": form, "back": back,
-            "cancel_url": list_url() if back == "list" else detail_url(token.id), **rights(token),
+def confirm_ctx(token: ApiToken, action: str, form, *, back: str | None = None, keep: dict | None = None) -> dict:
+    """The page that asks before revoking or rotating (what runs without JavaScript). `keep`: the list's filters
+    and sort when it was asked from the list, to go back to the list as it was."""
+    keep = keep or {}
+    return {"token": token, "status": token.status(), "action": action, "form": form, "back": back, "keep": keep,
+            "cancel_url": list_url(**keep) if back == "list" else detail_url(token.id), **rights(token),
             "chain": len(services.token_chain(token)),
             "grace_minutes": services.token_policy(token.tenant_id).rotation_grace_minutes}

@@ -117,7 +117,8 @@ def confirm_revoke(slug: str, token_id: int):
     token = pagectx.visible(token_id)
     form = RevokeForm(formdata=None, data={"reason": request.args.get("reason", "")[:500],
                                            "back": _back(request.args)})
-    return render_template(CONFIRM, **pagectx.confirm_ctx(token, "revoke", form, back=form.back.data))
+    return render_template(CONFIRM, **pagectx.confirm_ctx(token, "revoke", form, back=form.back.data,
+                                                          keep=_list_state(request.args)))
 
 
 @bp.post("/t/<slug>/tokens/<id:token_id>/revoke")
@@ -128,16 +129,16 @@ def revoke_token(slug: str, token_id: int):
     token = pagectx.visible(token_id)
     already = token.revoked_at is not None
     form = RevokeForm()
-    back = _back(request.form)
+    back, keep = _back(request.form), _list_state(request.args)
 
     def render(form: RevokeForm):
         if is_htmx():
             return render_block(DETAIL, "detail", **pagectx.detail_ctx(token, revoke_form=form))
-        return render_template(CONFIRM, **pagectx.confirm_ctx(token, "revoke", form, back=back))
+        return render_template(CONFIRM, **pagectx.confirm_ctx(token, "revoke", form, back=back, keep=keep))
 
     def revoked(_token) -> Saved:
         message = _revoked_message(token, already)
-        to = pagectx.list_url() if back == "list" else pagectx.detail_url(token.id)
+        to = pagectx.list_url(**keep) if back == "list" else pagectx.detail_url(token.id)
         return Saved(message, to, htmx=lambda text: render_block(DETAIL, "detail", **pagectx.detail_ctx(
             token, notice=text)))
 
@@ -152,7 +153,8 @@ def confirm_rotate(slug: str, token_id: int):
     """Ask before rotating (the page a browser without JavaScript gets; with it, a dialog asks)."""
     token = pagectx.visible(token_id)
     form = RotateForm(formdata=None, data={"back": _back(request.args)})
-    return render_template(CONFIRM, **pagectx.confirm_ctx(token, "rotate", form, back=form.back.data))
+    return render_template(CONFIRM, **pagectx.confirm_ctx(token, "rotate", form, back=form.back.data,
+                                                          keep=_list_state(request.args)))
 
 
 @bp.post("/t/<slug>/tokens/<id:token_id>/rotate")
@@ -162,12 +164,12 @@ def rotate_token(slug: str, token_id: int):
     """Issue a successor with the same settings; its secret is shown once on the successor's page, where this
     redirects (htmx is sent there too: the address is the new token's)."""
     token = pagectx.visible(token_id)
-    back = _back(request.form)
+    back, keep = _back(request.form), _list_state(request.args)
 
     def render(form: RotateForm):
         if is_htmx():
             return render_block(DETAIL, "detail", **pagectx.detail_ctx(token, rotate_form=form))
-        return render_template(CONFIRM, **pagectx.confirm_ctx(token, "rotate", form, back=back))
+        return render_template(CONFIRM, **pagectx.confirm_ctx(token, "rotate", form, back=back, keep=keep))
 
     def rotated(issued):
         reveal.keep(issued, reveal.ROTATED)
@@ -210,6 +212,11 @@ def update_limits(slug: str, token_id: int):
 def _back(source) -> str:
     """Where a confirmation came from: the list ("list") or the token's page (anything else)."""
     return "list" if source.get("back") == "list" else ""
+
+
+def _list_state(args) -> dict:
+    """The list's filters and sort a confirmation carries in its address, to go back to the list as it was."""
+    return pagectx.list_args(pagectx.filters_of(args))
 
 
 def _revoked_message(token: ApiToken, already: bool) -> str:

@@ -83,6 +83,24 @@ def test_the_list_offers_revoke_and_rotate_in_each_row_with_the_tokens_name(clie
     assert _reload(theirs.token).status() == "revoked"
 
 
+def test_from_a_filtered_list_the_question_leads_back_to_the_list_as_it_was(client, auth, team):
+    admin, member, tenant = team
+    theirs = make_token(member, tenant, "backup")
+    auth.login(admin)
+    body = client.get(f"/t/{tenant.slug}/tokens?q=back&sort=name&junk=1").get_data(as_text=True)
+    row = body.split(f'<tr id="token-{theirs.token.id}"')[1].split("</tr>")[0]
+    asking = f"/t/{tenant.slug}/tokens/{theirs.token.id}/revoke?back=list&amp;q=back&amp;sort=name"
+    assert f'href="{asking}"' in row
+    asked = client.get(asking.replace("&amp;", "&")).get_data(as_text=True)
+    assert f'href="/t/{tenant.slug}/tokens?q=back&amp;sort=name">Cancel' in asked
+    action = f"/t/{tenant.slug}/tokens/{theirs.token.id}/revoke?q=back&amp;sort=name"
+    assert ("post", action) in _forms(asked)
+    response = client.post(action.replace("&amp;", "&"), {"back": "list"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/t/{tenant.slug}/tokens?q=back&sort=name"
+    assert _reload(theirs.token).status() == "revoked"
+
+
 def test_rotating_from_the_list_ends_on_the_new_tokens_page(client, auth, team):
     _, member, tenant = team
     issued = make_token(member, tenant, "deploy")
