@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
@@ -160,10 +160,10 @@ def register_errors(app: Flask) -> None:
         db.session.rollback()
         status = exc.code or 500
         title = _HTTP_TITLES.get(status, exc.name)
-        response = render_error(status, _code_for(exc), str(title))
-        if status == 429:
+        retry = (getattr(exc, "retry_after", None) or _retry_after_from(exc)) if status == 429 else None
+        response = render_error(status, _code_for(exc), str(title), _wait_text(retry) if retry else None)
+        if retry:
             response = app.make_response(response)
-            retry = getattr(exc, "retry_after", None) or _retry_after_from(exc)
             response.headers["Retry-After"] = str(retry)
         elif status == 405 and getattr(exc, "valid_methods", None):
             response = app.make_response(response)
@@ -234,6 +234,14 @@ def _describe(exc: Exception) -> str:
     cause = getattr(exc, "orig", None) or exc
     text = str(cause).strip().splitlines()
     return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
+
+
+def _wait_text(seconds: int) -> str:
+    """How long a refused client should wait, in words (whole minutes from two minutes up)."""
+    if seconds >= 120:
+        minutes = -(-seconds // 60)
+        return ngettext("Try again in %(num)d minute.", "Try again in %(num)d minutes.", minutes)
+    return ngettext("Try again in %(num)d second.", "Try again in %(num)d seconds.", max(seconds, 1))
 
 
 def _retry_after_from(exc: HTTPException) -> int:

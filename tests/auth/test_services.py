@@ -69,8 +69,13 @@ def test_sign_in_is_rate_limited(client, create_user):
         assert client.post("/auth/login", {"email": user.email, "password": "wrong password!"}).status_code == 401
     response = client.post("/auth/login", {"email": user.email, "password": PASSWORD})
     assert response.status_code == 429
-    assert int(response.headers["Retry-After"]) > 0
-    assert "Too many requests" in response.get_data(as_text=True)
+    retry = int(response.headers["Retry-After"])
+    assert retry > 0
+    body = response.get_data(as_text=True)
+    assert "Too many requests" in body
+    # the page says how long to wait, as the header does
+    wait = f"Try again in {-(-retry // 60)} minutes." if retry >= 120 else f"Try again in {retry} second"
+    assert wait in body, body
     assert client.get("/auth/login").status_code == 200  # only POST counts
 
 
