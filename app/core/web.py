@@ -134,10 +134,16 @@ def page_endpoint() -> tuple[str | None, dict]:
 
 def tenant_switch_url(slug: str) -> str:
     """Where the tenant switcher sends a person to tenant `slug`: the same page there when the page is one of every
-    tenant (a GET page whose only argument is the tenant), else that tenant's dashboard."""
+    tenant (a GET page whose only argument is the tenant); from a page of one thing (a token's page), the section
+    it belongs to (the navigation entry of the same blueprint: the token list); else that tenant's dashboard."""
     endpoint, args = page_endpoint()
     if endpoint and set(args) == {"slug"}:
         return url_for(endpoint, slug=slug)
+    if endpoint:
+        section = endpoint.partition(".")[0] + "."
+        found = next((item.endpoint for item in nav_items(can) if item.endpoint.startswith(section)), None)
+        if found is not None:
+            return url_for(found, slug=slug)
     return url_for(TENANT_HOME_ENDPOINT, slug=slug)
 
 
