@@ -77,6 +77,7 @@ def test_admin_adds_explains_edits_and_removes_a_rule(page, signed_in, create_us
     form.get_by_role("button", name="Add rule").dblclick()
     expect(page.locator("#perm-rule-form").get_by_role("status")).to_contain_text(
         "added: Deny permissions.* for bob@example.com")
+    expect(page.locator("#perm-rule-form [data-focus-on-arrival]")).to_be_focused()  # not lost to the page
     page.wait_for_timeout(300)  # a second request, had one gone, would have been answered by now
     [rule] = rows(PermissionRule)
     row = page.locator(f"#rule-{rule.id}")
@@ -127,6 +128,7 @@ def test_admin_adds_explains_edits_and_removes_a_rule(page, signed_in, create_us
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator(f"#rule-{rule.id}").get_by_role("link", name=f"Remove rule #{rule.id}").click()
     expect(page.locator("#perm-rules-list").get_by_role("status")).to_contain_text(f"Rule #{rule.id} removed.")
+    expect(page.locator("#perm-rules-list [data-focus-on-arrival]")).to_be_focused()
     expect(page.locator(f"#rule-{rule.id}")).to_have_count(0)
     expect(page.locator("#cell-permissions-view")).to_contain_text("Allowed")
     assert same_document(page)

@@ -13,12 +13,15 @@ function revealScriptControls(root) {
   if (root.querySelectorAll) root.querySelectorAll(".js-only[hidden]").forEach((el) => { el.hidden = false; });
 }
 
-// ---------------------------------------------------------------- focus on the error summary
+// ---------------------------------------------------------------- focus on the error summary (or the news)
 // A form refused by the server shows a summary of its errors (macros/forms.html `form_errors`, marked
 // `data-error-summary`). Focus moves to it once, on the full page and after an htmx swap, so keyboard and
-// screen-reader users hear what went wrong and can follow its links to each field.
+// screen-reader users hear what went wrong and can follow its links to each field. An answer that replaced
+// what had the focus (a rule added, a rule removed from the list) marks its message `data-focus-on-arrival`,
+// so the focus lands on the news instead of falling back to the page.
 function focusErrorSummary(root) {
-  const summary = root.querySelector && root.querySelector("[data-error-summary]:not([data-announced])");
+  const summary = root.querySelector &&
+    root.querySelector("[data-error-summary]:not([data-announced]), [data-focus-on-arrival]:not([data-announced])");
   if (!summary) return;
   summary.dataset.announced = "1";
   summary.focus();
