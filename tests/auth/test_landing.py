@@ -21,20 +21,23 @@ def _member(user: User, tenant, role: Role) -> None:
     db.session.commit()
 
 
-def test_lands_on_the_tenant_the_person_owns_not_the_first_by_name(client, auth, create_tenant, create_user):
+def _owner_of_demo(create_tenant, create_user, *, acme_role: Role):
+    """Two tenants, Acme first by name; one person owning Demo and holding `acme_role` in Acme."""
     acme = create_tenant(slug="acme", name="Acme")
     demo = create_tenant(slug="demo", name="Demo")
     user = create_user("owner@example.com", tenant=demo, role=Role.OWNER)
-    _member(user, acme, Role.ADMIN)
+    _member(user, acme, acme_role)
+    return user, acme, demo
+
+
+def test_lands_on_the_tenant_the_person_owns_not_the_first_by_name(client, auth, create_tenant, create_user):
+    user, acme, demo = _owner_of_demo(create_tenant, create_user, acme_role=Role.ADMIN)
     auth.login(user)
     assert _home(client) == "/t/demo/"
 
 
 def test_lands_on_the_tenant_used_last_and_remembers_it_across_sign_out(client, auth, create_tenant, create_user):
-    acme = create_tenant(slug="acme", name="Acme")
-    demo = create_tenant(slug="demo", name="Demo")
-    user = create_user("owner@example.com", tenant=demo, role=Role.OWNER)
-    _member(user, acme, Role.ADMIN)
+    user, acme, demo = _owner_of_demo(create_tenant, create_user, acme_role=Role.ADMIN)
     auth.login(user)
     assert client.get("/t/acme/").status_code == 200
     assert _home(client) == "/t/acme/"
@@ -44,10 +47,7 @@ def test_lands_on_the_tenant_used_last_and_remembers_it_across_sign_out(client, 
 
 
 def test_a_remembered_tenant_no_longer_open_to_the_person_is_ignored(client, auth, create_tenant, create_user):
-    acme = create_tenant(slug="acme", name="Acme")
-    demo = create_tenant(slug="demo", name="Demo")
-    user = create_user("owner@example.com", tenant=demo, role=Role.OWNER)
-    _member(user, acme, Role.MEMBER)
+    user, acme, demo = _owner_of_demo(create_tenant, create_user, acme_role=Role.MEMBER)
     auth.login(user)
     client.get("/t/acme/")
     db.session.delete(db.session.query(Membership).filter_by(tenant_id=acme.id, user_id=user.id).one())

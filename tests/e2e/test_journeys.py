@@ -149,14 +149,20 @@ def test_the_language_chosen_before_sign_in_is_kept_everywhere(page, page_errors
     assert page_errors.all() == []
 
 
-def test_failed_submits_move_focus_to_the_error_summary(page, page_errors, signed_in):
-    # A whole page: the sign-in refused.
+def _fail_sign_in(page):
+    """Sign in with an unknown email; the error summary the page answers with."""
     page.goto("/auth/login")
     page.get_by_label("Email").fill("nobody@example.com")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     summary = page.locator("[data-error-summary]")
     expect(summary).to_contain_text("Sign-in failed")
+    return summary
+
+
+def test_failed_submits_move_focus_to_the_error_summary(page, page_errors, signed_in):
+    # A whole page: the sign-in refused.
+    summary = _fail_sign_in(page)
     expect(summary).to_be_focused()
 
     # An htmx answer: the settings section refused in place.
@@ -175,12 +181,7 @@ def test_failed_submits_move_focus_to_the_error_summary(page, page_errors, signe
 
 def test_without_javascript_the_error_summary_takes_the_focus_too(page_without_js, page_errors):
     page = page_without_js
-    page.goto("/auth/login")
-    page.get_by_label("Email").fill("nobody@example.com")
-    page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
-    summary = page.locator("[data-error-summary]")
-    expect(summary).to_contain_text("Sign-in failed")
+    summary = _fail_sign_in(page)
     expect(summary).to_be_focused()  # the summary's autofocus: no script needed
     assert page_errors.all() == []
 

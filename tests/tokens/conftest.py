@@ -46,3 +46,11 @@ def api(client):
         return client.open(method.lower(), path, headers=headers, **kwargs)
 
     return _call
+
+
+@pytest.fixture
+def team(member_of, create_user):
+    """An admin and a member of one tenant; nobody signed in yet (some modules have their own, in another time
+    zone or with other roles)."""
+    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
+    return admin, create_user("member@example.com", tenant=tenant, role=Role.MEMBER), tenant

@@ -55,3 +55,9 @@ def problem_of(response, status: int, code: str) -> dict:
     body = response.get_json()
     assert body["code"] == code and body["status"] == status, body
     return body
+
+
+def reload_token(token: ApiToken) -> ApiToken:
+    """The token as the database now has it."""
+    db.session.expire_all()
+    return db.session.get(ApiToken, token.id)

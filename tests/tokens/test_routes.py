@@ -25,14 +25,6 @@ CREATE = {"HX-Target": "div#tokens-create"}
 LIST = {"HX-Target": "div#tokens-list"}
 
 
-@pytest.fixture
-def team(client, auth, member_of, create_user):
-    """An admin and a member of one tenant; nobody signed in yet."""
-    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
-    member = create_user("member@example.com", tenant=tenant, role=Role.MEMBER)
-    return admin, member, tenant
-
-
 def make_token(owner, tenant, name="ci", scope="read", **kwargs):
     issued = services.create_token(None, tenant, owner, name=name, scope=scope, **kwargs)
     db.session.commit()

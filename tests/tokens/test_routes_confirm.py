@@ -9,21 +9,9 @@ import pytest
 
 from app.extensions import db
 from app.tokens import services
-from app.tokens.models import ApiToken
 from app.users.models import Role
+from tests.tokens.helpers import reload_token
 from tests.tokens.test_routes import make_token
-
-
-@pytest.fixture
-def team(member_of, create_user):
-    """An admin and a member of one tenant; nobody signed in yet."""
-    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
-    return admin, create_user("member@example.com", tenant=tenant, role=Role.MEMBER), tenant
-
-
-def _reload(token: ApiToken) -> ApiToken:
-    db.session.expire_all()
-    return db.session.get(ApiToken, token.id)
 
 
 def _forms(body: str) -> list[tuple[str, str]]:
@@ -46,11 +34,11 @@ def test_without_javascript_the_tokens_page_asks_before_revoking_or_rotating(cli
     assert asked.status_code == 200 and "Revoke token “ci”?" in body and "This cannot be undone." in body
     assert ("post", f"{url}/revoke") in _forms(body) and 'name="form_nonce"' in body
     assert 'value="laptop stolen"' in body  # the reason typed on the token's page comes along
-    assert _reload(issued.token).revoked_at is None  # asking changes nothing
+    assert reload_token(issued.token).revoked_at is None  # asking changes nothing
 
     response = client.post(f"{url}/revoke", {"reason": "laptop stolen"})
     assert response.status_code == 302 and response.headers["Location"] == url
-    token = _reload(issued.token)
+    token = reload_token(issued.token)
     assert token.status() == "revoked" and token.revoke_reason == "laptop stolen"
     assert "This token was already revoked." in client.get(f"{url}/revoke").get_data(as_text=True)
 
@@ -58,7 +46,7 @@ def test_without_javascript_the_tokens_page_asks_before_revoking_or_rotating(cli
     asked = client.get(f"/t/{tenant.slug}/tokens/{fresh.token.id}/rotate").get_data(as_text=True)
     assert "Rotate token “fresh”?" in asked and "keeps working for 60 minutes" in asked
     assert ("post", f"/t/{tenant.slug}/tokens/{fresh.token.id}/rotate") in _forms(asked)
-    assert _reload(fresh.token).successor_id is None
+    assert reload_token(fresh.token).successor_id is None
 
 
 def test_the_list_offers_revoke_and_rotate_in_each_row_with_the_tokens_name(client, auth, team):
@@ -80,7 +68,7 @@ def test_the_list_offers_revoke_and_rotate_in_each_row_with_the_tokens_name(clie
     assert f'href="/t/{tenant.slug}/tokens">Cancel' in asked
     response = client.post(f"/t/{tenant.slug}/tokens/{theirs.token.id}/revoke", {"back": "list"})
     assert response.status_code == 302 and response.headers["Location"] == f"/t/{tenant.slug}/tokens"
-    assert _reload(theirs.token).status() == "revoked"
+    assert reload_token(theirs.token).status() == "revoked"
 
 
 def test_from_a_filtered_list_the_question_leads_back_to_the_list_as_it_was(client, auth, team):
@@ -98,7 +86,7 @@ def test_from_a_filtered_list_the_question_leads_back_to_the_list_as_it_was(clie
     response = client.post(action.replace("&amp;", "&"), {"back": "list"})
     assert response.status_code == 302
     assert response.headers["Location"] == f"/t/{tenant.slug}/tokens?q=back&sort=name"
-    assert _reload(theirs.token).status() == "revoked"
+    assert reload_token(theirs.token).status() == "revoked"
 
 
 def test_rotating_from_the_list_ends_on_the_new_tokens_page(client, auth, team):
@@ -106,7 +94,7 @@ def test_rotating_from_the_list_ends_on_the_new_tokens_page(client, auth, team):
     issued = make_token(member, tenant, "deploy")
     auth.login(member)
     response = client.post(f"/t/{tenant.slug}/tokens/{issued.token.id}/rotate", {"back": "list"})
-    successor = _reload(issued.token).successor_id
+    successor = reload_token(issued.token).successor_id
     assert response.status_code == 303 and response.headers["Location"] == f"/t/{tenant.slug}/tokens/{successor}"
 
 
@@ -122,7 +110,7 @@ def test_the_pages_that_ask_refuse_what_the_viewer_may_not_do(client, auth, team
     assert "Only its owner can rotate" in rotate and "form_nonce" not in rotate
     refused = client.post(f"/t/{tenant.slug}/tokens/{members.token.id}/rotate", {})
     assert refused.status_code == 403 and not re.search(r"hbx_p_[0-9A-Za-z]{30}", refused.get_data(as_text=True))
-    assert _reload(members.token).successor_id is None
+    assert reload_token(members.token).successor_id is None
     services.revoke_token(None, members.token, reason="gone")
     db.session.commit()
     assert "Only an active token can be rotated." in client.get(
@@ -143,6 +131,6 @@ def test_a_bad_reason_is_said_on_the_page_that_asks_and_nothing_is_revoked(clien
         body = response.get_data(as_text=True)
         assert response.status_code == 422 and "Revoke token “ci”?" in body and 'aria-invalid="true"' in body
         assert 'href="#revoke-reason"' in body  # the summary links to the field
-        assert _reload(issued.token).revoked_at is None
+        assert reload_token(issued.token).revoked_at is None
     else:
-        assert response.status_code == 302 and _reload(issued.token).revoke_reason == "fine"
+        assert response.status_code == 302 and reload_token(issued.token).revoke_reason == "fine"

@@ -13,22 +13,11 @@ from app.extensions import db
 from app.tokens import services
 from app.tokens.models import ApiToken
 from app.users.models import Role
+from tests.tokens.helpers import reload_token
 from tests.tokens.test_routes import SECRET_RE, make_token
 
 DETAIL = {"HX-Target": "div#token-detail"}
 LIMITS = {"HX-Target": "div#token-limits"}
-
-
-@pytest.fixture
-def team(member_of, create_user):
-    """An admin and a member of one tenant; nobody signed in yet."""
-    admin, tenant = member_of(Role.ADMIN, email="admin@example.com")
-    return admin, create_user("member@example.com", tenant=tenant, role=Role.MEMBER), tenant
-
-
-def _reload(token: ApiToken) -> ApiToken:
-    db.session.expire_all()
-    return db.session.get(ApiToken, token.id)
 
 
 def _call_api(client, secret: str, times: int = 1, agent: str = "backup-script/1.0"):
@@ -66,7 +55,7 @@ def test_revoke_without_javascript(client, auth, team):
     body = client.get(url).get_data(as_text=True)
     assert "Token “ci” revoked." in body
     assert "laptop stolen" in body and 'id="revoke-submit"' not in body
-    token = _reload(issued.token)
+    token = reload_token(issued.token)
     assert token.status() == "revoked" and token.revoke_reason == "laptop stolen" and token.revoked_by_id == member.id
     assert _call_api(client, issued.secret).status_code == 401
 
@@ -81,9 +70,9 @@ def test_revoke_with_htmx_asks_first_and_swaps_the_details(client, auth, team):
     response = client.post(f"{url}/revoke", {}, htmx=True, headers=DETAIL)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in body and "Token “ci” revoked." in body
-    assert _reload(issued.token).revoke_reason == "manual"
+    assert reload_token(issued.token).revoke_reason == "manual"
     again = client.post(f"{url}/revoke", {"reason": "twice"}, htmx=True, headers=DETAIL)
-    assert "already revoked" in again.get_data(as_text=True) and _reload(issued.token).revoke_reason == "manual"
+    assert "already revoked" in again.get_data(as_text=True) and reload_token(issued.token).revoke_reason == "manual"
 
 
 def test_rotate_without_javascript_redirects_to_the_new_tokens_page_which_shows_the_secret_once(client, auth, team):
@@ -94,7 +83,7 @@ def test_rotate_without_javascript_redirects_to_the_new_tokens_page_which_shows_
     assert "keeps working for 60 minutes" in client.get(url).get_data(as_text=True)
     data = {"form_nonce": client.nonce()}
     response = client.post(f"{url}/rotate", data)
-    old = _reload(issued.token)
+    old = reload_token(issued.token)
     successor = db.session.get(ApiToken, old.successor_id)
     # the address bar leaves /rotate: a GET of the new token's page
     assert response.status_code == 303 and response.headers["Location"] == f"/t/{tenant.slug}/tokens/{successor.id}"
@@ -124,7 +113,7 @@ def test_rotate_with_htmx_sends_the_browser_to_the_new_tokens_page(client, auth,
     page = client.get(url).get_data(as_text=True)
     assert 'hx-post="' + url + '/rotate"' in page and 'hx-confirm="Rotate “ci”?' in page
     response = client.post(f"{url}/rotate", {}, htmx=True, headers=DETAIL)
-    successor = db.session.get(ApiToken, _reload(issued.token).successor_id)
+    successor = db.session.get(ApiToken, reload_token(issued.token).successor_id)
     assert response.status_code == 200 and response.get_data(as_text=True) == ""
     assert response.headers["HX-Redirect"] == f"/t/{tenant.slug}/tokens/{successor.id}"
     body = client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
@@ -146,11 +135,11 @@ def test_limits_are_saved_normalised(client, auth, team):
     response = client.post(url, data, htmx=True, headers=LIMITS)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "Limits saved." in body and "<html" not in body
-    token = _reload(issued.token)
+    token = reload_token(issued.token)
     assert token.rate_limit == 120 and token.ip_allow == ["10.0.0.0/8", "2001:db8::/32"]
     assert token.ip_deny == ["10.9.9.9/32"] and token.device_binding is True
     assert client.post(url, {"rate_limit": ""}).status_code == 302  # without JS: back to the page
-    token = _reload(issued.token)
+    token = reload_token(issued.token)
     assert token.rate_limit is None and token.ip_allow == [] and token.device_binding is False
 
 
@@ -170,7 +159,7 @@ def test_bad_limits_are_refused_and_nothing_changes(client, auth, team, data, me
         body = response.get_data(as_text=True)
         assert response.status_code == 422 and message in body and ("<html" in body) is not htmx
         assert 'aria-invalid="true"' in body
-    token = _reload(issued.token)
+    token = reload_token(issued.token)
     assert token.rate_limit == 10 and token.ip_allow == ["192.168.0.0/16"] and token.ip_deny == []
 
 
@@ -185,7 +174,7 @@ def test_a_revoked_tokens_limits_do_not_change(client, auth, team):
     assert 'id="limits-form"' not in page and "10 requests per minute" in page
     response = client.post(f"{url}/limits", {"rate_limit": "99"}, htmx=True, headers=LIMITS)
     assert response.status_code == 409 and "its limits cannot change" in response.get_data(as_text=True)
-    assert _reload(issued.token).rate_limit == 10
+    assert reload_token(issued.token).rate_limit == 10
 
 
 def test_another_tenants_token_is_not_found(client, auth, team, member_of):
@@ -197,7 +186,7 @@ def test_another_tenants_token_is_not_found(client, auth, team, member_of):
     assert client.get(base).status_code == 404
     for action in ("revoke", "rotate", "limits"):
         assert client.post(f"{base}/{action}", {"rate_limit": "5"}).status_code == 404
-    token = _reload(foreign)
+    token = reload_token(foreign)
     assert token.revoked_at is None and token.successor_id is None and token.rate_limit is None
     assert client.get(f"/t/{tenant.slug}/tokens/99999").status_code == 404
 
