@@ -25,6 +25,7 @@ from app.extensions import csrf, db, login_manager, migrate
 from app.models import import_models
 from app.permissions import routes as permission_routes
 from app.permissions.api import bp as permissions_api
+from app.sessions.web import register_sessions
 from app.tenants import routes as tenant_routes
 from app.tokens import routes as token_routes
 from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
@@ -115,9 +116,10 @@ def register_web(app: Flask) -> None:
         csrf.init_app(app)
         limiter.init_app(app)
         login_manager.init_app(app)
-        register_users(login_manager)  # the user loader; the tenant switcher's memberships
+        register_users()  # the tenant switcher's memberships
         app.before_request(refuse_unstorable_page_input)  # before tenancy looks the slug up (API: check_body)
         register_tenancy(app)
+        register_sessions(app, login_manager)  # the session check (user loader); activity once the tenant is known
     register_templates(app)
 
 

@@ -68,12 +68,23 @@ class Config:
             "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
             "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
             "SESSION_COOKIE_HTTPONLY": True,
+            # `__Host-`: the browser keeps it only when Secure, for this host, path / (no sub-domain may set it)
+            "SESSION_COOKIE_NAME": "__Host-hubx" if production else "hubx_session",
             "SESSION_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "SESSION_IDLE_MINUTES": _int("SESSION_IDLE_MINUTES", 30),
             "SESSION_ABSOLUTE_HOURS": _int("SESSION_ABSOLUTE_HOURS", 12),
             "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+            "LOGIN_EMAIL_RATE_LIMIT": os.environ.get("LOGIN_EMAIL_RATE_LIMIT", "5 per minute;20 per hour"),
+            "LOGIN_LOCK_AFTER": _int("LOGIN_LOCK_AFTER", 5),
+            "LOGIN_LOCK_BASE_SECONDS": _int("LOGIN_LOCK_BASE_SECONDS", 1),
+            "LOGIN_LOCK_MAX_MINUTES": _int("LOGIN_LOCK_MAX_MINUTES", 15),
+            "KNOWN_BROWSER_DAYS": _int("KNOWN_BROWSER_DAYS", 365),
+            "SESSION_KEEP_ENDED_DAYS": _int("SESSION_KEEP_ENDED_DAYS", 30),
+            "TOKEN_USAGE_RETENTION_DAYS": _int("TOKEN_USAGE_RETENTION_DAYS", 90),
+            "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 30),
+            "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
             "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
             "HSTS_SECONDS": _int("HSTS_SECONDS", 31536000),
             "SOFT_DELETE_RETENTION_DAYS": _int("SOFT_DELETE_RETENTION_DAYS", 90),
@@ -145,9 +156,27 @@ def check_shared_state(settings: dict) -> None:
     """Production runs several processes (gunicorn workers, machines): state they must share, rate-limit
     counters first of all, needs Redis. Without it each worker would count on its own, and a limit of 5 per
     minute would let 5 through per worker. So production refuses to start without REDIS_URL."""
+    check_lock_settings(settings)
     if settings.get("HUBX_ENV") == "production" and not settings.get("REDIS_URL"):
         raise ConfigError("production needs REDIS_URL: rate limits must hold across every worker and machine "
                           "(README, 'Configuration')")
+
+
+#: the platform's bounds on sign-in protection: settings may make it stricter, never looser than these
+LOCK_AFTER_MOST = 10
+LOCK_MAX_MINUTES_LEAST = 1
+
+
+def check_lock_settings(settings: dict) -> None:
+    """Sign-in protection cannot be configured away: a lock after at most 10 failures, lasting at least a minute
+    at its longest, growing from at least one second."""
+    after = settings.get("LOGIN_LOCK_AFTER", 5)
+    if not 1 <= after <= LOCK_AFTER_MOST:
+        raise ConfigError(f"LOGIN_LOCK_AFTER must be between 1 and {LOCK_AFTER_MOST}, got {after}")
+    if settings.get("LOGIN_LOCK_MAX_MINUTES", 15) < LOCK_MAX_MINUTES_LEAST:
+        raise ConfigError("LOGIN_LOCK_MAX_MINUTES must be at least 1")
+    if settings.get("LOGIN_LOCK_BASE_SECONDS", 1) < 1:
+        raise ConfigError("LOGIN_LOCK_BASE_SECONDS must be at least 1")
 
 
 def _same_key(value, dev_value) -> bool:

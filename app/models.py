@@ -4,7 +4,9 @@
 def import_models() -> None:
     """Import each models module once (idempotent)."""
     import app.audit.models  # noqa: F401
+    import app.auth.models  # noqa: F401
     import app.permissions.models  # noqa: F401
+    import app.sessions.models  # noqa: F401
     import app.tenants.models  # noqa: F401
     import app.tokens.models  # noqa: F401
     import app.users.models  # noqa: F401

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import bp
+from app.auth.browser import known_user_id, remember_browser, still_valid
 from app.auth.forms import LoginForm
-from app.auth.services import authenticate, record_sign_out
+from app.auth.services import LockPolicy, authenticate, record_sign_out
+from app.core.crypto import crypto
+from app.core.fields import email_key
 from app.core.i18n import LOCALES, chosen_locale, remember_locale
 from app.core.mixins import utcnow
+from app.core.net import client_ip
 from app.core.ratelimit import limiter
 from app.core.web import request_meta, safe_next
 from app.permissions.resolver import warm_up
+from app.sessions.web import begin_session, end_current_session
 from app.users.services import set_preferred_locale
 
 
@@ -21,23 +28,43 @@ def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def _login_email_limit() -> str:
+    return current_app.config["LOGIN_EMAIL_RATE_LIMIT"]
+
+
+def _address_and_email() -> str:
+    # Per (address, account typed): one address guessing one account is slowed long before the account locks.
+    # The email is kept in the limiter's storage only as a keyed digest.
+    return f"{client_ip()}|{crypto().digest(email_key(request.form.get('email', ''))[:254])[:32]}"
+
+
+def lock_policy() -> LockPolicy:
+    """The platform's lockout settings (a tenant may only make `after` stricter)."""
+    config = current_app.config
+    return LockPolicy(after=config["LOGIN_LOCK_AFTER"], base=timedelta(seconds=config["LOGIN_LOCK_BASE_SECONDS"]),
+                      cap=timedelta(minutes=config["LOGIN_LOCK_MAX_MINUTES"]))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_email_limit, methods=["POST"], key_func=_address_and_email)
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
         return redirect(url_for("tenants.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        result = authenticate(form.email.data, form.password.data, **request_meta())
+        mark = known_user_id()
+        result = authenticate(form.email.data, form.password.data, now=utcnow(), lock=lock_policy(),
+                              known_browser=lambda user: still_valid(user, mark), **request_meta())
         if result.ok:
             next_url = safe_next(request.args.get("next"))
             session.clear()  # nothing from before sign-in survives it
             login_user(result.user)
+            begin_session(result.user)  # a new session id, every sign-in
             warm_up(result.user)  # compile the user's policies now, not on their first page
-            now = utcnow().timestamp()
-            session["auth_at"] = session["seen_at"] = now
             response = redirect(next_url or url_for("tenants.home"))
+            remember_browser(response, result.user)
             _keep_language(result.user, response)
             return response
         form.form_errors.append(_("Sign-in failed. Check your email and password."))
@@ -48,8 +75,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Sign out and forget the session."""
+    """Sign out: the session's row is deleted, so its cookie never works again."""
     record_sign_out(current_user._get_current_object(), **request_meta())
+    end_current_session()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "success")

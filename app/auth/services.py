@@ -1,17 +1,21 @@
-"""Sign-in rules: one generic refusal for every failure, the reason kept for the audit trail only."""
+"""Sign-in rules: one generic refusal for every failure (the reason kept for the audit trail only), a temporary
+lock with a growing wait after repeated failures, and the ways past a lock that an attacker cannot use: a correct
+password from a browser that signed in before (a known browser), and a password-reset link."""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
-from app.core.mixins import utcnow
 from app.extensions import db
-from app.users.models import PASSWORD_METHOD, Profile, User, UserStatus
+from app.tenants.models import Tenant
+from app.users.models import PASSWORD_METHOD, Membership, Profile, User, UserStatus
 from app.users.services import normalise_email
 
 # Checked against when the email is unknown, so a wrong email costs the same time as a wrong password.
@@ -26,58 +30,121 @@ class FailureReason(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class LockPolicy:
+    """When failures lock an account: after `after` failures, for `base` × 2^(n - after) (n failures so far),
+    never longer than `cap`. The platform's comes from settings; a tenant may only make `after` stricter."""
+
+    after: int = 5
+    base: timedelta = timedelta(seconds=1)
+    cap: timedelta = timedelta(minutes=15)
+
+    def wait(self, failures: int) -> timedelta | None:
+        """How long `failures` failures lock the account for (None: not locked)."""
+        if failures < self.after:
+            return None
+        power = min(failures - self.after, 40)  # 2^40 s is far past any cap; keeps the number small
+        return min(self.base * (2 ** power), self.cap)
+
+
+@dataclass(frozen=True)
 class SignInResult:
     """The outcome of one sign-in attempt."""
 
     user: User | None
     reason: FailureReason | None = None
+    #: the lock was passed because the browser is known to this account
+    known_browser: bool = False
 
     @property
     def ok(self) -> bool:
         return self.user is not None
 
 
-def authenticate(email: str, password: str, *, ip: str, user_agent: str, request_id: str) -> SignInResult:
-    """Check credentials and record the attempt; the caller shows one message for every failure."""
+def _stricter_threshold(email: str):
+    # The lowest threshold among the tenants of the account this address names (NULL: none is stricter). Keyed
+    # by the typed address, so an unknown email costs the same query.
+    return (select(func.min(Tenant.lock_after_failures))
+            .join(Membership, Membership.tenant_id == Tenant.id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.email == email, Membership.deleted_at.is_(None), Tenant.deleted_at.is_(None))
+            .scalar_subquery())
+
+
+def authenticate(email: str, password: str, *, ip: str, user_agent: str, request_id: str, now: datetime,
+                 lock: LockPolicy, known_browser: Callable[[User], bool] | None = None) -> SignInResult:
+    """Check credentials and record the attempt; the caller shows one message for every failure.
+
+    Status and lock are decided before the password counts; every failure is counted atomically. A lock does not
+    hold a correct password typed in a browser this account signed in from before (`known_user_id`)."""
     email = normalise_email(email)
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
+    found = db.session.execute(select(User, _stricter_threshold(email)).where(User.email == email)).first()
+    if found is None:
         check_password_hash(_DUMMY_HASH, password)
-        return _failed(None, FailureReason.UNKNOWN_EMAIL, email, ip, user_agent, request_id)
-    password_ok = user.check_password(password)
+        return _failed(None, FailureReason.UNKNOWN_EMAIL, email, now, lock, ip, user_agent, request_id)
+    user, tenant_after = found
+    if tenant_after is not None and tenant_after < lock.after:
+        lock = LockPolicy(after=tenant_after, base=lock.base, cap=lock.cap)
+    password_ok = user.check_password(password)  # computed in every case: the answer's timing tells nothing
     profile = user.profile
     if profile.status != UserStatus.ACTIVE:
-        return _failed(user, FailureReason.NOT_ACTIVE, email, ip, user_agent, request_id)
-    if profile.is_locked():
-        return _failed(user, FailureReason.LOCKED, email, ip, user_agent, request_id)
+        return _failed(user, FailureReason.NOT_ACTIVE, email, now, lock, ip, user_agent, request_id)
+    known = known_browser is not None and known_browser(user)
+    if profile.is_locked(now) and not (known and password_ok):
+        return _failed(user, FailureReason.LOCKED, email, now, lock, ip, user_agent, request_id)
     if not password_ok:
-        return _failed(user, FailureReason.BAD_PASSWORD, email, ip, user_agent, request_id)
-    profile.failed_login_count = 0
-    profile.last_login_at = utcnow()
+        return _failed(user, FailureReason.BAD_PASSWORD, email, now, lock, ip, user_agent, request_id)
+    was_locked = profile.is_locked(now)
+    clear_failures(user, now=now)
     audit.record("auth.login_succeeded", actor_id=user.id, target_type="user", target_id=user.id,
-                 ip=ip, user_agent=user_agent, request_id=request_id)
-    return SignInResult(user)
+                 ip=ip, user_agent=user_agent, request_id=request_id,
+                 details={"known_browser": True, "passed_lock": True} if was_locked else None)
+    return SignInResult(user, known_browser=known)
 
 
-def _count_failure(email: str) -> None:
+def clear_failures(user: User, *, now: datetime) -> None:
+    """A success (or a reset password) ends the lock and resets the counter."""
+    profile = user.profile
+    profile.failed_login_count = 0
+    profile.locked_until = None
+    profile.last_login_at = now
+    db.session.flush()
+
+
+def _count_failure(email: str) -> int | None:
     # Every failure runs this same statement, keyed by the address typed: it counts against an account when
     # there is one and matches no row when there is none, so an unknown email and a wrong password cost the same
-    # round trips (their timing must not tell which addresses exist). Atomic: parallel failures all count.
+    # round trips (their timing must not tell which addresses exist). Atomic: parallel failures all count, and
+    # each gets its own count back.
     account = select(User.id).where(User.email == email).scalar_subquery()
-    db.session.execute(update(Profile).where(Profile.user_id == account)
-                       .values(failed_login_count=Profile.failed_login_count + 1)
-                       .execution_options(synchronize_session=False))
+    return db.session.execute(update(Profile).where(Profile.user_id == account)
+                              .values(failed_login_count=Profile.failed_login_count + 1)
+                              .returning(Profile.failed_login_count)
+                              .execution_options(synchronize_session=False)).scalar()
 
 
-def _failed(user, reason, email, ip, user_agent, request_id) -> SignInResult:
-    _count_failure(email)
+def _lock(user: User, until: datetime) -> bool:
+    # Only ever later: parallel failures that lock at once leave the longest of their waits.
+    return bool(db.session.execute(
+        update(Profile).where(Profile.user_id == user.id,
+                              (Profile.locked_until.is_(None)) | (Profile.locked_until < until))
+        .values(locked_until=until).execution_options(synchronize_session=False)).rowcount)
+
+
+def _failed(user, reason, email, now, lock, ip, user_agent, request_id) -> SignInResult:
+    failures = _count_failure(email)
+    meta = {"ip": ip, "user_agent": user_agent, "request_id": request_id}
     details = {"reason": str(reason)}
     if user is None:
         # The typed email helps spot credential stuffing; only its domain is kept.
         details["email_domain"] = email.rpartition("@")[2][:100]
+    else:
+        details["failures"] = failures
     audit.record("auth.login_failed", actor_id=user.id if user else None, target_type="user",
-                 target_id=user.id if user else None, outcome="failure",
-                 ip=ip, user_agent=user_agent, request_id=request_id, details=details)
+                 target_id=user.id if user else None, outcome="failure", details=details, **meta)
+    wait = lock.wait(failures or 0) if user is not None and reason != FailureReason.NOT_ACTIVE else None
+    if wait is not None and _lock(user, now + wait):
+        audit.record("auth.account_locked", actor_id=None, target_type="user", target_id=user.id,
+                     outcome="failure", details={"failures": failures, "seconds": int(wait.total_seconds())}, **meta)
     return SignInResult(None, reason)
 
 

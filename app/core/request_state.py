@@ -25,6 +25,8 @@ class RequestState:
     membership: Any
     #: the signed-in person's compiled policy in that tenant (permissions.policy.Policy), loaded once
     policy: Any
+    #: the page request's server-side session (sessions.models.UserSession), found by the session check
+    user_session: Any
     #: the authenticated bearer of an API request (app.api.auth.Bearer)
     bearer: Any
     #: who acts in this request: built once, by the sign-in check (pages) or the bearer check (API)

@@ -1,45 +1,25 @@
-"""Web plumbing shared by every blueprint: tenant resolution for /t/<slug>/ URLs, sign-in state,
-session timeouts and template globals."""
+"""Web plumbing shared by every blueprint: tenant resolution for /t/<slug>/ URLs, sign-in state and template
+globals. (The session check itself is the sessions domain's user loader.)"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, abort, current_app, request, session, url_for
+from flask import Flask, abort, current_app, request, url_for
 from flask_babel import format_datetime
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
 from app.core.actor import Actor
-from app.core.mixins import utcnow
 from app.core.net import client_ip, user_agent
 from app.core.request_state import state
 from app.core.security import request_id
 from app.core.tenancy import reset_current_tenant, set_current_tenant
 from app.core.ui import can, nav_items
 from app.extensions import login_manager
-
-
-def _enforce_session_timeouts() -> None:
-    # Signed timestamps in the session cookie, checked here on every request: the idle and
-    # absolute limits hold even if the browser keeps the cookie.
-    if not current_user.is_authenticated:
-        return
-    now = utcnow().timestamp()
-    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"]).total_seconds()
-    absolute = timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]).total_seconds()
-    started, seen = session.get("auth_at", 0), session.get("seen_at", 0)
-    if now - started > absolute or now - seen > idle:
-        logout_user()
-        session.clear()
-        return
-    if now - seen > 30:  # refresh at most every 30 s so the cookie is not rewritten on every request
-        session["seen_at"] = now
-
 
 # The function that finds the tenant of a `/t/<slug>/` page for the signed-in person: (tenant, membership), or
 # None when they may not see it. The tenants domain registers it (`register_tenant_lookup`).
@@ -77,7 +57,6 @@ def register_tenancy(app: Flask) -> None:
     # No message on the way to the sign-in page: a first visit is not an error, and the page says what to do.
     login_manager.login_message = None
     login_manager.session_protection = "basic"
-    app.before_request(_enforce_session_timeouts)
     app.before_request(_resolve_tenant)
     app.after_request(_remember_tenant)
 

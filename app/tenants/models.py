@@ -24,6 +24,8 @@ class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
     timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="America/Sao_Paulo")
     #: locale for members who have not chosen one (pt_BR or en)
     default_locale: Mapped[str] = mapped_column(String(8), nullable=False, default="pt_BR")
+    #: failed sign-ins before a member's account is locked, when stricter than the platform's (NULL: the platform's)
+    lock_after_failures: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def __repr__(self) -> str:
         return f"<Tenant {self.slug}>"

@@ -106,6 +106,8 @@ class Membership(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     #: the member's role in this tenant
     role: Mapped[Role] = mapped_column(string_enum(Role, "role"), nullable=False, default=Role.MEMBER)
+    #: a tenant admin suspended this membership (this tenant only); NULL while it is in force
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(back_populates="memberships")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
@@ -132,6 +134,8 @@ class Profile(TimestampMixin, db.Model):
     failed_login_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     #: chosen UI locale; NULL follows the tenant default, then the browser
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    #: IANA time zone the person reads times in; NULL follows the tenant's
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: last successful sign-in (UTC)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     user: Mapped[User] = relationship(back_populates="profile")

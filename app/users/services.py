@@ -56,17 +56,6 @@ def by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def load_user(user_id: str) -> User | None:
-    """Flask-Login's user loader: the signed-in user, or None when not active (or gone)."""
-    # Checked on every request: a blocked or deleted user is signed out by their next request.
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.profile is None or user.profile.status != UserStatus.ACTIVE:
-        return None
-    return user
-
-
 def memberships_of(user: User) -> list[Membership]:
     """Every live membership of `user`, across tenants, ordered by tenant name."""
     return list(

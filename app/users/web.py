@@ -1,17 +1,16 @@
-"""What the users package gives the web layer: Flask-Login's user loader, and the signed-in person's memberships
-for every template (the tenant switcher)."""
+"""What the users package gives the web layer: the signed-in person's memberships for every template (the tenant
+switcher). The session check that finds the person is the sessions domain's (app.sessions.web)."""
 
 from __future__ import annotations
 
-from flask_login import LoginManager, current_user
+from flask_login import current_user
 
 from app.core.web import register_template_value
-from app.users.services import load_user, memberships_of
+from app.users.services import memberships_of
 
 
-def register_users(login_manager: LoginManager) -> None:
-    """Install the user loader and the `my_memberships` template value."""
-    login_manager.user_loader(load_user)
+def register_users() -> None:
+    """Install the `my_memberships` template value."""
     register_template_value("my_memberships", _my_memberships)
 
 

@@ -45,7 +45,7 @@ def test_sign_in_is_audited(client, auth, create_user):
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
     assert actions == ["auth.login_failed", "auth.login_succeeded"]
     failed = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
-    assert failed.outcome == "failure" and failed.details == {"reason": "bad_password"}
+    assert failed.outcome == "failure" and failed.details == {"reason": "bad_password", "failures": 1}
     assert failed.ip == "127.0.0.1"
 
 

@@ -7,20 +7,26 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.auth.services import FailureReason, authenticate
+from app.audit.models import AuditEvent
+from app.auth.services import FailureReason, LockPolicy, authenticate
 from app.core.mixins import utcnow
 from app.extensions import db
 from app.users.models import Profile, UserStatus
 from tests.conftest import PASSWORD
 
 META = {"ip": "198.51.100.7", "user_agent": "pytest", "request_id": "r1"}
+LOCK = LockPolicy()
+
+
+def sign_in(email, password=PASSWORD, *, now=None, lock=LOCK, known_browser=None):
+    return authenticate(email, password, now=now or utcnow(), lock=lock, known_browser=known_browser, **META)
 
 
 def test_locked_user_is_refused_even_with_the_right_password(create_user):
     user = create_user()
     user.profile.locked_until = utcnow() + timedelta(minutes=5)
     db.session.commit()
-    assert authenticate(user.email, PASSWORD, **META).reason == FailureReason.LOCKED
+    assert sign_in(user.email).reason == FailureReason.LOCKED
 
 
 def test_expired_lock_no_longer_applies(create_user):
@@ -28,24 +34,72 @@ def test_expired_lock_no_longer_applies(create_user):
     user.profile.locked_until = utcnow() - timedelta(seconds=1)
     user.profile.failed_login_count = 3
     db.session.commit()
-    result = authenticate(user.email.upper(), PASSWORD, **META)
-    assert result.ok and result.user.profile.failed_login_count == 0
+    result = sign_in(user.email.upper())
+    assert result.ok and result.user.profile.failed_login_count == 0 and result.user.profile.locked_until is None
 
 
 @pytest.mark.parametrize("status", [UserStatus.PENDING, UserStatus.BLOCKED, UserStatus.INACTIVE])
 def test_only_active_users_sign_in(create_user, status):
     user = create_user(status=status)
-    assert authenticate(user.email, PASSWORD, **META).reason == FailureReason.NOT_ACTIVE
+    assert sign_in(user.email).reason == FailureReason.NOT_ACTIVE
 
 
-@pytest.mark.parametrize("key,age", [("seen_at", timedelta(minutes=31)), ("auth_at", timedelta(hours=13))])
-def test_idle_and_absolute_timeouts(client, auth, member_of, key, age):
-    user, tenant = member_of()
-    auth.login(user)
-    with client.raw.session_transaction() as session:
-        session[key] = (utcnow() - age).timestamp()
-    response = client.get(f"/t/{tenant.slug}/")
-    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+def test_the_wait_doubles_from_the_threshold_and_is_capped():
+    lock = LockPolicy(after=5, base=timedelta(seconds=1), cap=timedelta(minutes=15))
+    assert [lock.wait(n) for n in range(5)] == [None] * 5
+    assert [lock.wait(n).total_seconds() for n in (5, 6, 7, 10)] == [1, 2, 4, 32]
+    assert lock.wait(15) == lock.wait(10_000) == timedelta(minutes=15)
+
+
+def test_failures_lock_the_account_for_a_growing_wait(create_user):
+    user = create_user()
+    now = utcnow()
+    for _ in range(4):
+        assert sign_in(user.email, "wrong password!!", now=now).reason == FailureReason.BAD_PASSWORD
+    assert user.profile.locked_until is None
+    sign_in(user.email, "wrong password!!", now=now)  # the 5th
+    db.session.expire_all()
+    assert user.profile.locked_until == now + timedelta(seconds=1)
+    later = now + timedelta(seconds=2)
+    sign_in(user.email, "wrong password!!", now=later)  # the 6th: 2 s from then
+    db.session.expire_all()
+    assert user.profile.locked_until == later + timedelta(seconds=2)
+    assert sign_in(user.email, now=later).reason == FailureReason.LOCKED  # the right password waits too
+    assert sign_in(user.email, now=later + timedelta(seconds=3)).ok
+    db.session.expire_all()
+    assert user.profile.failed_login_count == 0 and user.profile.locked_until is None
+    events = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action == "auth.account_locked")).all()
+    assert len(events) >= 2
+
+
+def test_a_tenant_may_lock_sooner_but_never_later(create_user, create_tenant):
+    strict, lax = create_tenant(lock_after_failures=2), create_tenant(lock_after_failures=50)
+    user = create_user(tenant=strict)
+    other = create_user(tenant=lax)
+    now = utcnow()
+    for _ in range(2):
+        sign_in(user.email, "wrong password!!", now=now)
+    for _ in range(5):
+        sign_in(other.email, "wrong password!!", now=now)
+    db.session.expire_all()
+    assert user.profile.locked_until is not None  # after 2, the tenant's
+    assert other.profile.locked_until is not None  # after 5, the platform's: 50 would be looser
+
+
+def test_a_known_browser_passes_the_lock_with_the_right_password_only(create_user):
+    user = create_user()
+    user.profile.locked_until = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+    known = lambda candidate: candidate.id == user.id  # noqa: E731
+    assert sign_in(user.email, "wrong password!!", known_browser=known).reason == FailureReason.LOCKED
+    result = sign_in(user.email, known_browser=known)
+    assert result.ok and result.known_browser
+    assert sign_in(user.email, known_browser=lambda candidate: False).ok  # the lock was cleared by the success
+
+
+def test_a_blocked_account_is_not_let_in_by_a_known_browser(create_user):
+    user = create_user(status=UserStatus.BLOCKED)
+    assert sign_in(user.email, known_browser=lambda candidate: True).reason == FailureReason.NOT_ACTIVE
 
 
 def test_next_is_followed_only_within_the_site(client, member_of):
@@ -103,13 +157,13 @@ def test_rate_limit_counts_live_in_redis(client, create_user):
 @pytest.mark.postgres
 def test_concurrent_failures_are_all_counted(app, create_user):
     user = create_user()
-    email, threads_n = user.email, 10
+    email, threads_n = user.email, 50
     barrier = threading.Barrier(threads_n)
 
     def attempt():
         with app.app_context():
             barrier.wait()
-            authenticate(email, "wrong password!!", **META)
+            sign_in(email, "wrong password!!")
             db.session.commit()
 
     threads = [threading.Thread(target=attempt) for _ in range(threads_n)]
@@ -118,4 +172,7 @@ def test_concurrent_failures_are_all_counted(app, create_user):
     for t in threads:
         t.join()
     db.session.expire_all()
-    assert db.session.scalar(select(Profile.failed_login_count).where(Profile.user_id == user.id)) == threads_n
+    profile = db.session.scalar(select(Profile).where(Profile.user_id == user.id))
+    assert profile.failed_login_count == threads_n  # every one counted
+    # and the lock is the longest any of them set: 2^(50-5) s is past the cap, so the cap
+    assert profile.locked_until is not None and profile.locked_until > utcnow() + timedelta(minutes=14)

@@ -1,0 +1,86 @@
+"""What the sessions domain gives the web layer: the session check of every page request (Flask-Login's user
+loader reads the server-side session the cookie names), activity, and starting, renewing and ending the
+session of this browser.
+
+The Flask session cookie (signed, HttpOnly) carries the random session id under `sid`; the `user_session` row
+keeps its digest. A cookie whose row is gone (signed out, ended, timed out) signs no one in, replayed or not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, current_app, request, session
+from flask_login import LoginManager
+
+from app.core.mixins import utcnow
+from app.core.net import client_ip, user_agent
+from app.core.request_state import state
+from app.sessions.models import UserSession
+from app.sessions.services import Lifetimes, find_live, forget_session, mark_seen, renew_session, start_session
+from app.users.models import User
+
+#: the key of the session id in the Flask session cookie
+SESSION_ID_KEY = "sid"
+#: a request with this header is background polling (an htmx `every` trigger): it is not activity
+POLL_HEADER = "X-Background-Poll"
+
+
+def lifetimes() -> Lifetimes:
+    """This deployment's idle and absolute limits (SESSION_IDLE_MINUTES, SESSION_ABSOLUTE_HOURS)."""
+    config = current_app.config
+    return Lifetimes(idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+                     absolute=timedelta(hours=config["SESSION_ABSOLUTE_HOURS"]))
+
+
+def register_sessions(app: Flask, login_manager: LoginManager) -> None:
+    """Check the server-side session on every page request; count activity once the tenant is known."""
+    login_manager.user_loader(_load_user)
+    app.before_request(_note_activity)  # registered after the tenancy hook: the page's tenant is known
+
+
+def _load_user(user_id: str) -> User | None:
+    found = find_live(session.get(SESSION_ID_KEY), now=utcnow(), lifetimes=lifetimes())
+    if found is None:
+        return None
+    row, user = found
+    if str(user.id) != user_id:
+        return None
+    state.user_session = row
+    return user
+
+
+def _note_activity() -> None:
+    row: UserSession | None = state.user_session
+    if row is None or request.headers.get(POLL_HEADER):
+        return
+    tenant = state.tenant
+    mark_seen(row, now=utcnow(), tenant_id=tenant.id if tenant is not None else None)
+
+
+def begin_session(user: User) -> UserSession:
+    """Start this browser's session for `user` (after the password was checked): a new id in the cookie."""
+    row, raw = start_session(user, ip=client_ip(), user_agent=user_agent(), now=utcnow(), lifetimes=lifetimes())
+    session[SESSION_ID_KEY] = raw
+    state.user_session = row
+    return row
+
+
+def renew_current_session() -> None:
+    """A new id for this browser's session (a privilege change): the previous cookie no longer works."""
+    row = state.user_session
+    if row is not None:
+        session[SESSION_ID_KEY] = renew_session(row)
+
+
+def end_current_session() -> None:
+    """Sign-out: delete this browser's session row."""
+    row = state.pop("user_session")
+    if row is not None:
+        forget_session(row.id)
+    session.pop(SESSION_ID_KEY, None)
+
+
+def current_session_id() -> int | None:
+    """The id of this browser's session row, or None."""
+    row = state.user_session
+    return row.id if row is not None else None
