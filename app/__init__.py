@@ -25,6 +25,7 @@ from app.extensions import csrf, db, login_manager, migrate
 from app.models import import_models
 from app.permissions import routes as permission_routes
 from app.permissions.api import bp as permissions_api
+from app.sessions import routes as session_routes
 from app.sessions.web import register_sessions
 from app.tenants import routes as tenant_routes
 from app.tokens import routes as token_routes
@@ -128,7 +129,7 @@ def register_blueprints(app: Flask) -> None:
     its `routes` (and `ui`) modules here is what puts the views on it, so importing a domain's models or services
     never pulls in the web layer."""
 
-    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp):
+    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 
@@ -140,6 +141,7 @@ def register_commands(app: Flask) -> None:
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
     from app.permissions.cli import register_permission_commands
+    from app.sessions.cli import register_session_commands
     from app.tenants.cli import demo_cli, tenants_cli
     from app.tokens.cli import register_token_commands
 
@@ -149,3 +151,4 @@ def register_commands(app: Flask) -> None:
     register_core_commands(app)
     register_permission_commands(app)
     register_token_commands(app)
+    register_session_commands(app)

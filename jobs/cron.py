@@ -8,6 +8,7 @@ from rq import cron
 from jobs import QUEUE
 from jobs.maintenance import purge_soft_deleted
 from jobs.permissions import prune_expired_permissions
+from jobs.sessions import cleanup_sessions_logs
 from jobs.tokens import revoke_expired_tokens
 
 # 03:17 UTC daily: off the hour, when traffic is low.
@@ -17,3 +18,6 @@ cron.register(prune_expired_permissions, QUEUE, cron="7 * * * *", name="prune-ex
 # Every 15 minutes (at :04, :19, :34, :49): expired tokens are refused already; this marks them revoked so
 # lists, reports and the audit log say so soon after.
 cron.register(revoke_expired_tokens, QUEUE, cron="4-59/15 * * * *", name="revoke-expired-tokens")
+# Every 10 minutes (at :02, :12, ...): sessions past their limits are refused already; this ends them for the lists
+# and deletes old rows (ended sessions, token usage past retention).
+cron.register(cleanup_sessions_logs, QUEUE, cron="2-59/10 * * * *", name="cleanup-sessions-logs")

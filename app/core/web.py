@@ -13,6 +13,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
 
+from app.core import formnonce
 from app.core.actor import Actor
 from app.core.net import client_ip, user_agent
 from app.core.request_state import state
@@ -193,6 +194,8 @@ def register_templates(app: Flask) -> None:
             **values,
         }
 
+    # a fresh one-time nonce for a button that posts through htmx (a global: macros see it without context)
+    app.jinja_env.globals["form_nonce"] = formnonce.issue
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
 
 

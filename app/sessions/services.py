@@ -10,13 +10,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select, update
 
 from app import audit
 from app.core.actor import Actor
 from app.core.crypto import crypto
+from app.core.errors import NotFound
 from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
+from app.permissions.ceiling import check_may_act_on
 from app.sessions.devices import device_label
 from app.sessions.models import EndReason, UserSession
 from app.users.models import Membership, User, UserStatus
@@ -188,3 +191,26 @@ def cleanup(*, now: datetime, lifetimes: Lifetimes, keep_ended: timedelta) -> di
     deleted = db.session.query(UserSession).filter(UserSession.ended_at < now - keep_ended) \
         .delete(synchronize_session=False)
     return {"ended": stale, "deleted": deleted}
+
+
+def member_session(tenant_id: int, session_id: int) -> tuple[UserSession, User] | None:
+    """The live session `session_id` of a member of the tenant, with its person; None otherwise (another tenant's
+    person gets the same answer as no session at all)."""
+    return db.session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id)
+        .join(Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id))
+        .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
+    ).first()
+
+
+def end_member_session(actor: Actor, tenant_id: int, session_id: int, *, now: datetime) -> User:
+    """An admin ends a member's session; refused for someone ranking above the admin. Returns whose it was."""
+    found = member_session(tenant_id, session_id)
+    if found is None:
+        raise NotFound(str(_l("This session has ended already, or is not one of this tenant's.")))
+    row, user = found
+    check_may_act_on(actor, tenant_id, user.id)
+    _end_rows([row.id], EndReason.ENDED_BY_ADMIN, now)
+    audit.record("session.ended_by_admin", tenant_id=tenant_id, target_type="session", target_id=row.id,
+                 details={"user_id": user.id}, **actor.meta())
+    return user

@@ -14,6 +14,7 @@ import time
 from datetime import datetime
 
 from flask import Flask, current_app
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from app.core.crypto import Sealed, crypto
@@ -259,3 +260,10 @@ def record(*, token_id: int, tenant_id: int, endpoint: str, outcome: str, status
 def flush() -> int:
     """Write the buffer now (commands, tests, shutdown)."""
     return buffer().flush()
+
+
+def purge_usage(before: datetime) -> int:
+    """Delete usage rows that occurred before `before` (retention, TOKEN_USAGE_RETENTION_DAYS); returns how many."""
+    return db.session.execute(
+        delete(TokenUsageLog).where(TokenUsageLog.occurred_at < before)
+        .execution_options(synchronize_session=False, all_tenants=True, include_deleted=True)).rowcount

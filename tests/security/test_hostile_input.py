@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from app.core.actor import Actor
+from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
+from app.sessions.services import Lifetimes, start_session
 from app.tenants.models import Tenant
 from app.tokens import services, usage
 from app.tokens.models import ApiToken
@@ -114,6 +116,14 @@ PAGES: dict[str, Page] = {
     "tokens.update_limits": Page(form=("rate_limit", "ip_allow", "ip_deny", "device_binding")),
     "tokens.update_policy": Page(form=("policy-default_days", "policy-max_days", "policy-allow_no_expiry",
                                        "policy-rotation_grace_minutes")),
+    "sessions.account_sessions": Page(),
+    "sessions.confirm_end_own": Page(),
+    "sessions.end_own": Page(),
+    "sessions.confirm_end_others": Page(),
+    "sessions.end_others": Page(),
+    "sessions.tenant_sessions": Page(query=("q", "page")),
+    "sessions.confirm_end_member": Page(),
+    "sessions.end_member": Page(query=("q", "page")),
     "api.openapi": Page(),
     "api.docs": Page(),
 }
@@ -148,7 +158,7 @@ class Route:
 
     @property
     def uses_ids(self) -> bool:
-        return bool({"token_id", "rule_id"} & set(self.path))
+        return bool({"token_id", "rule_id", "session_id"} & set(self.path))
 
 
 def _api_operation(document: dict, rule) -> tuple[str, dict]:
@@ -285,9 +295,11 @@ def _targets(world: World) -> None:
     target = services.create_token(None, world.tenant, world.owner, name="target", scope="read")
     rule = create_rule(Actor(world.owner), world.tenant, user_id=world.member.id, effect="allow",
                        target="dashboard.view", reason="target")
+    session_row, _raw = start_session(world.owner, ip="192.0.2.7", user_agent="pytest", now=utcnow(),
+                                      lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
-                   "filename": "css/app.css"}
+                   "session_id": str(session_row.id), "filename": "css/app.css"}
     world.api_valid["token"] = target.secret
 
 
