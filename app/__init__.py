@@ -32,6 +32,7 @@ from app.tokens import routes as token_routes
 from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
 from app.tokens.api import bp as tokens_api
 from app.tokens.usage import init_usage
+from app.users import routes as user_routes
 from app.users.web import register_users
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ def register_blueprints(app: Flask) -> None:
     its `routes` (and `ui`) modules here is what puts the views on it, so importing a domain's models or services
     never pulls in the web layer."""
 
-    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp):
+    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
+               user_routes.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 

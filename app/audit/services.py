@@ -133,3 +133,11 @@ def verify_chain(chain: str) -> ChainReport:
 def chains() -> list[str]:
     """Every chain that has events."""
     return list(db.session.execute(select(AuditChainHead.chain).order_by(AuditChainHead.chain)).scalars())
+
+
+def recent_events(tenant_id: int, user_id: int, *, limit: int = 10) -> list[AuditEvent]:
+    """The latest events of the tenant's trail by or about a person, newest first."""
+    about = (AuditEvent.target_type == "user") & (AuditEvent.target_id == str(user_id))
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.tenant_id == tenant_id, about | (AuditEvent.actor_user_id == user_id))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)))

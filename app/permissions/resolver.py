@@ -18,7 +18,7 @@ from app.extensions import db
 from app.permissions.models import PermissionRule, PolicyVersion
 from app.permissions.policy import Decision, Policy, Subject
 from app.tenants.models import Tenant
-from app.users.models import Membership, Profile, User
+from app.users.models import Membership, Profile, User, UserStatus
 
 CACHE_KEY = "hubx_policy_cache"
 RULE_COLUMNS = (PermissionRule.id, PermissionRule.effect, PermissionRule.module, PermissionRule.action,
@@ -101,7 +101,7 @@ def _policy_query() -> Select:
     # query. Core means no tenant guard, so the soft-delete filters are written out here. Built once.
     tenant_id = bindparam("tenant_id")
     return (
-        select(User.is_operator, Profile.status, Membership.role, *RULE_COLUMNS)
+        select(User.is_operator, Profile.status, Membership.role, Membership.blocked_at, *RULE_COLUMNS)
         .join(Profile, Profile.user_id == User.id)
         .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id,
                                     Membership.deleted_at.is_(None)))
@@ -121,8 +121,11 @@ def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
     if not rows:
         raise NoResultFound(f"no live user {user_id}")
     user = rows[0]
-    rules = [row[3:] for row in rows if row.id is not None]
-    return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=user.status, role=user.role,
+    rules = [row[4:] for row in rows if row.id is not None]
+    # A membership a tenant admin blocked denies everything in that tenant, as a blocked account does everywhere;
+    # the role stays, so the person still ranks as before (no one below them may act on them).
+    status = UserStatus.BLOCKED if user.blocked_at is not None else user.status
+    return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=status, role=user.role,
                           is_operator=user.is_operator, version=version, rules=rules)
 
 

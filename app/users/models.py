@@ -12,6 +12,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.core.fields import one_of
 from app.core.mixins import (
     SoftDeleteMixin,
     TenantScopedMixin,
@@ -143,3 +144,7 @@ class Profile(TimestampMixin, db.Model):
     def is_locked(self, now: datetime | None = None) -> bool:
         """True while a temporary lock is in force."""
         return self.locked_until is not None and self.locked_until > (now or utcnow())
+
+
+#: the one check of a role name (forms, the API, commands)
+check_role = one_of([role.value for role in Role])

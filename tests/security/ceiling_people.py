@@ -36,3 +36,59 @@ def _admin_ends_owner_session_page(w: World):
     assert not _ended(owners)
     assert w.page(w.admin, w.url(f"sessions/{members}/end")).status_code == 302
     assert _ended(members)
+
+
+def _membership(w: World, user):
+    from app.users.models import Membership
+
+    db.session.expire_all()
+    return db.session.scalar(select(Membership).where(Membership.user_id == user.id,
+                                                      Membership.tenant_id == w.tenant.id)
+                             .execution_options(include_deleted=True))
+
+
+@case("admin_blocks_owner_page")
+def _admin_blocks_owner_page(w: World):
+    assert w.page(w.admin, w.url(f"users/{w.owner.id}/block")).status_code == 403
+    assert _membership(w, w.owner).blocked_at is None
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/block")).status_code == 302
+    assert _membership(w, w.member).blocked_at is not None
+
+
+@case("admin_signs_out_owner_page")
+def _admin_signs_out_owner_page(w: World):
+    owners, members = _session_of(w.owner), _session_of(w.member)
+    assert w.page(w.admin, w.url(f"users/{w.owner.id}/sign-out")).status_code == 403
+    assert not _ended(owners)
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/sign-out")).status_code == 302
+    assert _ended(members)
+
+
+@case("admin_makes_someone_owner_page")
+def _admin_makes_someone_owner_page(w: World):
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/role"), {"role": "owner"}).status_code == 403
+    assert _membership(w, w.member).role == "member"
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/role"), {"role": "admin"}).status_code == 302
+    assert _membership(w, w.member).role == "admin"
+
+
+@case("admin_demotes_owner_page")
+def _admin_demotes_owner_page(w: World):
+    assert w.page(w.admin, w.url(f"users/{w.owner.id}/role"), {"role": "member"}).status_code == 403
+    assert _membership(w, w.owner).role == "owner"
+
+
+@case("last_owner_keeps_the_tenant_page")
+def _last_owner_keeps_the_tenant_page(w: World):
+    response = w.page(w.owner, w.url(f"users/{w.owner.id}/role"), {"role": "admin"})
+    assert response.status_code == 409 and "last owner" in response.get_data(as_text=True)
+    assert _membership(w, w.owner).role == "owner"
+    assert w.page(w.owner, w.url(f"users/{w.admin.id}/role"), {"role": "owner"}).status_code == 302
+    assert w.page(w.owner, w.url(f"users/{w.owner.id}/role"), {"role": "admin"}).status_code == 302
+
+
+@case("admin_bulk_blocks_owner_page")
+def _admin_bulk_blocks_owner_page(w: World):
+    response = w.page(w.admin, w.url("users/bulk"), {"bulk_action": "block", "user_id": [w.owner.id, w.member.id]})
+    assert response.status_code == 302
+    assert _membership(w, w.owner).blocked_at is None and _membership(w, w.member).blocked_at is not None

@@ -81,6 +81,7 @@ class Page:
 
 TOKEN_FILTERS = ("q", "status", "scope", "owner", "expiring", "sort", "page")
 RULE_FILTERS = ("rules_user", "rules_effect", "rules_module", "rules_q", "rules_page")
+USER_FILTERS = ("q", "state", "role", "sort", "page")
 PERMISSION_STATE = ("user", "members_q", "members_page", *RULE_FILTERS)
 
 #: every page route (all but the bearer-token API) -> what it reads besides its path arguments
@@ -124,6 +125,15 @@ PAGES: dict[str, Page] = {
     "sessions.tenant_sessions": Page(query=("q", "page")),
     "sessions.confirm_end_member": Page(),
     "sessions.end_member": Page(query=("q", "page")),
+    "users.page": Page(query=USER_FILTERS, targets=("users-list",)),
+    "users.export": Page(query=USER_FILTERS),
+    "users.show": Page(),
+    "users.confirm_action": Page(),
+    "users.run_action": Page(),
+    "users.confirm_role": Page(query=("role",)),
+    "users.change_member_role": Page(form=("role",)),
+    "users.confirm_bulk": Page(query=("bulk_action", "user_id", *USER_FILTERS)),
+    "users.run_bulk": Page(query=USER_FILTERS, form=("bulk_action",), also=("user_id",)),
     "api.openapi": Page(),
     "api.docs": Page(),
 }
@@ -158,7 +168,7 @@ class Route:
 
     @property
     def uses_ids(self) -> bool:
-        return bool({"token_id", "rule_id", "session_id"} & set(self.path))
+        return bool({"token_id", "rule_id", "session_id", "user_id"} & set(self.path))
 
 
 def _api_operation(document: dict, rule) -> tuple[str, dict]:
@@ -244,7 +254,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "expires_at": _in_30_days().strftime("%Y-%m-%dT%H:%M"), "reason": "fuzz", "scope": "tenant",
         "q": "fuzz", "status": "active", "owner": str(owner.id), "expiring": "7", "page": "1",
         "new-name": "fuzz page token", "new-scope": "read", "new-expires": "30", "new-expires_on": "", "sort": "name",
-        "back": "list",
+        "back": "list", "role": "manager", "state": "active", "bulk_action": "sign-out",
         "new-rate_limit": "100", "new-ip_allow": "10.0.0.0/8", "new-ip_deny": "", "new-device_binding": "",
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
@@ -299,7 +309,8 @@ def _targets(world: World) -> None:
                                       lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
-                   "session_id": str(session_row.id), "filename": "css/app.css"}
+                   "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
+                   "filename": "css/app.css"}
     world.api_valid["token"] = target.secret
 
 

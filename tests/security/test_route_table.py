@@ -15,6 +15,8 @@ def _rules(app):
 
 def _url(rule, slug="x"):
     args = {name: (slug if name == "slug" else "1") for name in rule.arguments}
+    if "action" in rule.arguments:
+        args["action"] = "sign-out"  # a path argument that is one of a few words
     if rule.endpoint == "static":
         args = {"filename": "css/app.css"}
     return url_for(rule.endpoint, **args)
