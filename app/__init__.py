@@ -22,6 +22,7 @@ from app.core.ratelimit import limiter
 from app.core.security import register_security
 from app.core.web import register_templates, register_tenancy, register_tenant_reset
 from app.extensions import csrf, db, login_manager, migrate
+from app.mail import routes as mail_routes
 from app.models import import_models
 from app.permissions import routes as permission_routes
 from app.permissions.api import bp as permissions_api
@@ -126,7 +127,7 @@ def register_blueprints(app: Flask) -> None:
     its `routes` (and `ui`) modules here is what puts the views on it, so importing a domain's models or services
     never pulls in the web layer."""
 
-    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp):
+    for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, mail_routes.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 
@@ -137,6 +138,7 @@ def register_commands(app: Flask) -> None:
     # `jobs` before `app` (jobs -> app.core -> app/__init__ -> a command -> jobs, half-initialised otherwise).
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
+    from app.mail.cli import register_mail_commands
     from app.permissions.cli import register_permission_commands
     from app.tenants.cli import demo_cli, tenants_cli
     from app.tokens.cli import register_token_commands
@@ -147,3 +149,4 @@ def register_commands(app: Flask) -> None:
     register_core_commands(app)
     register_permission_commands(app)
     register_token_commands(app)
+    register_mail_commands(app)

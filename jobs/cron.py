@@ -6,6 +6,7 @@ Each entry is also a `flask` command, so a plain crontab can drive the same work
 from rq import cron
 
 from jobs import QUEUE
+from jobs.mail import send_pending
 from jobs.maintenance import purge_soft_deleted
 from jobs.permissions import prune_expired_permissions
 from jobs.tokens import revoke_expired_tokens
@@ -17,3 +18,6 @@ cron.register(prune_expired_permissions, QUEUE, cron="7 * * * *", name="prune-ex
 # Every 15 minutes (at :04, :19, :34, :49): expired tokens are refused already; this marks them revoked so
 # lists, reports and the audit log say so soon after.
 cron.register(revoke_expired_tokens, QUEUE, cron="4-59/15 * * * *", name="revoke-expired-tokens")
+# Every 10 minutes (at :02, :12, ... :52): email still queued or failed goes out again (idempotent: a sent message
+# is never sent twice), and delivered email older than MAIL_RETENTION_DAYS is deleted.
+cron.register(send_pending, QUEUE, cron="2-59/10 * * * *", name="mail-send-pending")

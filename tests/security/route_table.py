@@ -38,6 +38,10 @@ ROUTES: dict[str, str] = {
     "tokens.update_limits": "permission:tokens.revoke",
     "tokens.update_policy": "permission:settings.manage",
     "api.openapi": "public",
+    # The development outbox: outside production, without SMTP only (404 otherwise); no sign-in, so a person who
+    # forgot their password can read the reset mail in development.
+    "mail.outbox": "public",
+    "mail.outbox_message": "public",
     "api.docs": "public",
     "tokens_api.me": "api:read:-",
     "tokens_api.list_tokens": "api:read:tokens.view",

@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 from app.core.actor import Actor
 from app.core.ratelimit import limiter
 from app.extensions import db
+from app.mail.services import queue_email
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
@@ -116,6 +117,8 @@ PAGES: dict[str, Page] = {
                                        "policy-rotation_grace_minutes")),
     "api.openapi": Page(),
     "api.docs": Page(),
+    "mail.outbox": Page(query=("page",)),
+    "mail.outbox_message": Page(),
 }
 
 #: where one API input name means different things: the valid value for that route
@@ -285,9 +288,10 @@ def _targets(world: World) -> None:
     target = services.create_token(None, world.tenant, world.owner, name="target", scope="read")
     rule = create_rule(Actor(world.owner), world.tenant, user_id=world.member.id, effect="allow",
                        target="dashboard.view", reason="target")
+    message = queue_email(world.member.email, "test", locale="en", context={})
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
-                   "filename": "css/app.css"}
+                   "message_id": str(message.id), "filename": "css/app.css"}
     world.api_valid["token"] = target.secret
 
 
