@@ -46,19 +46,19 @@ def send_email(message_id: int) -> str:
                 raise MailNotConfigured("SMTP is not configured")
             services.finish(message_id, MailStatus.OUTBOX)
             db.session.commit()
-            log.info("email %d (%s) to a %s address is in the development outbox: /dev/outbox/%d",
+            log.info("email %d (%s) to an address at %s is in the development outbox: /dev/outbox/%d",
                      message_id, message.kind, message.recipient_domain, message_id)
             return MailStatus.OUTBOX.value
         send(build_mime(message))
     except DeliveryFailed as exc:
         services.finish(message_id, MailStatus.FAILED, str(exc))
         db.session.commit()
-        log.warning("email %d (%s) to a %s address: attempt %d failed: %s",
+        log.warning("email %d (%s) to an address at %s: attempt %d failed: %s",
                     message_id, message.kind, message.recipient_domain, message.attempts, exc)
         raise
     services.finish(message_id, MailStatus.SENT)
     db.session.commit()
-    log.info("email %d (%s) sent to a %s address", message_id, message.kind, message.recipient_domain)
+    log.info("email %d (%s) sent to an address at %s", message_id, message.kind, message.recipient_domain)
     return MailStatus.SENT.value
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,6 +26,20 @@ class MailStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     OUTBOX = "outbox"
+
+    @property
+    def label(self) -> str:
+        """The status in the UI language."""
+        return str(_STATUS_LABELS[self])
+
+
+_STATUS_LABELS = {
+    MailStatus.QUEUED: _l("queued"),
+    MailStatus.SENDING: _l("sending"),
+    MailStatus.SENT: _l("sent"),
+    MailStatus.FAILED: _l("failed"),
+    MailStatus.OUTBOX: _l("in the outbox"),
+}
 
 
 class EmailMessage(TimestampMixin, db.Model):

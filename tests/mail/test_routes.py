@@ -24,7 +24,7 @@ def test_outbox_lists_messages_newest_first_without_sign_in(app, client):
     body = response.get_data(as_text=True)
     assert "Development outbox" in body and "2 messages" in body
     assert body.index(f"/dev/outbox/{second}") < body.index(f"/dev/outbox/{first}")
-    assert "person1@example.com" in body and "outbox" in body
+    assert "person1@example.com" in body and "in the outbox" in body
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -59,7 +59,7 @@ def test_one_message_shows_its_parts_with_the_link_clickable(app, client):
 def test_outbox_speaks_the_persons_language(app, client):
     _queue(1)
     body = client.get("/dev/outbox", headers={"Accept-Language": "pt-BR"}).get_data(as_text=True)
-    assert "Caixa de saída de desenvolvimento" in body and "1 mensagem" in body
+    assert "Caixa de saída de desenvolvimento" in body and "1 mensagem" in body and "na caixa de saída" in body
 
 
 def test_unknown_and_huge_ids_are_404(app, client):

@@ -204,3 +204,10 @@ def test_cron_sends_pending_mail_every_ten_minutes_off_the_hour():
 
     entry = next(e for e in cron._job_data_registry if e["name"] == "mail-send-pending")
     assert entry["func"] is send_pending and entry["cron"] == "2-59/10 * * * *"
+
+
+def test_key_rotation_covers_the_bodies(app):
+    from app.core.cli import encrypted_columns
+
+    names = {(table.name, column.name) for table, column in encrypted_columns()}
+    assert {("email_message", "text_body"), ("email_message", "html_body")} <= names
