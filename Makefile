@@ -39,6 +39,7 @@ run: install
 	@echo "  Hubx Access on http://127.0.0.1:$(PORT)/"
 	@echo "  demo sign-in, owner of Demo (admin of Acme): admin@demo.example.com / hubx-demo-password"
 	@echo "  demo sign-in, plain member of Demo:          member@demo.example.com / hubx-demo-password"
+	@echo "  email (no SMTP configured) lands in the development outbox: http://127.0.0.1:$(PORT)/dev/outbox"
 	@echo
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 

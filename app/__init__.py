@@ -22,6 +22,7 @@ from app.core.ratelimit import limiter
 from app.core.security import register_security
 from app.core.web import register_templates, register_tenancy, register_tenant_reset
 from app.extensions import csrf, db, login_manager, migrate
+from app.mail import routes as mail_routes
 from app.models import import_models
 from app.permissions import routes as permission_routes
 from app.permissions.api import bp as permissions_api
@@ -131,7 +132,7 @@ def register_blueprints(app: Flask) -> None:
     never pulls in the web layer."""
 
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
-               user_routes.bp):
+               user_routes.bp, mail_routes.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 
@@ -142,6 +143,7 @@ def register_commands(app: Flask) -> None:
     # `jobs` before `app` (jobs -> app.core -> app/__init__ -> a command -> jobs, half-initialised otherwise).
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
+    from app.mail.cli import register_mail_commands
     from app.permissions.cli import register_permission_commands
     from app.sessions.cli import register_session_commands
     from app.tenants.cli import demo_cli, tenants_cli
@@ -154,3 +156,4 @@ def register_commands(app: Flask) -> None:
     register_permission_commands(app)
     register_token_commands(app)
     register_session_commands(app)
+    register_mail_commands(app)

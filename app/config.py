@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -94,7 +95,51 @@ class Config:
             "TOKEN_USAGE_FLUSH_SECONDS": float(os.environ.get("TOKEN_USAGE_FLUSH_SECONDS") or 1.0),
             "FEATURE_MODULE_DENY_403": _bool("FEATURE_MODULE_DENY_403", True),
             "FEATURE_LOG_MODULE_DENIALS": _bool("FEATURE_LOG_MODULE_DENIALS", False),
+            **_mail_settings(),
         }
+
+
+def _mail_settings() -> dict:
+    """SMTP and mail settings: SMTP_URL when set (`smtp://user:pass@host:587?starttls=true`, `smtps://host`),
+    else the SMTP_* variables one by one. No SMTP_HOST means no SMTP: mail lands in the development outbox."""
+    settings = {
+        "SMTP_HOST": os.environ.get("SMTP_HOST", "").strip(),
+        "SMTP_PORT": _int("SMTP_PORT", 0),
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool("SMTP_STARTTLS", False),
+        "SMTP_SSL": _bool("SMTP_SSL", False),
+        "SMTP_TIMEOUT_SECONDS": _int("SMTP_TIMEOUT_SECONDS", 30),
+        "SMTP_TLS_VERIFY": _bool("SMTP_TLS_VERIFY", True),
+        "SMTP_CA_FILE": os.environ.get("SMTP_CA_FILE", ""),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "") or "Hubx Access <no-reply@example.com>",
+        "MAIL_RETENTION_DAYS": _int("MAIL_RETENTION_DAYS", 30),
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 20),
+    }
+    if os.environ.get("SMTP_URL"):
+        settings.update(parse_smtp_url(os.environ["SMTP_URL"]))
+    return settings
+
+
+def parse_smtp_url(url: str) -> dict:
+    """The SMTP_* settings an SMTP_URL names. `smtp://` is plain or STARTTLS (`?starttls=true`, port 587 then,
+    else 25), `smtps://` is TLS from the first byte (port 465). User and password are percent-decoded."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        # never echo the URL: it may carry the password
+        raise ConfigError("SMTP_URL must look like smtp://user:password@host:587?starttls=true or smtps://host:465")
+    query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
+    ssl = parts.scheme == "smtps"
+    starttls = not ssl and query.get("starttls", "false") in {"1", "true", "yes", "on"}
+    try:
+        port = parts.port or (465 if ssl else 587 if starttls else 25)
+    except ValueError as exc:
+        raise ConfigError("SMTP_URL has a port that is not a number from 1 to 65535") from exc
+    settings = {"SMTP_HOST": parts.hostname, "SMTP_PORT": port, "SMTP_SSL": ssl, "SMTP_STARTTLS": starttls,
+                "SMTP_USERNAME": unquote(parts.username or ""), "SMTP_PASSWORD": unquote(parts.password or "")}
+    if "timeout" in query and query["timeout"].isdigit():
+        settings["SMTP_TIMEOUT_SECONDS"] = int(query["timeout"])
+    return settings
 
 
 class TestConfig:
@@ -108,6 +153,7 @@ class TestConfig:
     REDIS_URL = ""
     RATELIMIT_ENABLED = True
     SERVER_NAME = None
+    SMTP_HOST = ""  # the development outbox, whatever the environment says
 
 
 def as_dict(obj) -> dict:

@@ -6,6 +6,7 @@ Each entry is also a `flask` command, so a plain crontab can drive the same work
 from rq import cron
 
 from jobs import QUEUE
+from jobs.mail import send_pending
 from jobs.maintenance import purge_soft_deleted
 from jobs.permissions import prune_expired_permissions
 from jobs.sessions import cleanup_sessions_logs
@@ -21,3 +22,6 @@ cron.register(revoke_expired_tokens, QUEUE, cron="4-59/15 * * * *", name="revoke
 # Every 10 minutes (at :02, :12, ...): sessions past their limits are refused already; this ends them for the lists
 # and deletes old rows (ended sessions, token usage past retention).
 cron.register(cleanup_sessions_logs, QUEUE, cron="2-59/10 * * * *", name="cleanup-sessions-logs")
+# Every 10 minutes (at :02, :12, ... :52): email still queued or failed goes out again (idempotent: a sent message
+# is never sent twice), and delivered email older than MAIL_RETENTION_DAYS is deleted.
+cron.register(send_pending, QUEUE, cron="2-59/10 * * * *", name="mail-send-pending")

@@ -152,6 +152,15 @@ def register_errors(app: Flask) -> None:
     for unavailable in DATABASE_UNAVAILABLE:
         app.register_error_handler(unavailable, database_unavailable)
 
+    @app.after_request
+    def _keep_the_said_wait(response):
+        # Flask-Limiter writes its own Retry-After after this handler, computed a moment later (it can say 59 where
+        # the page said 60). Registered before the limiter, this hook runs after it: header and page agree.
+        said = getattr(response, "hubx_retry_after", None)
+        if said is not None:
+            response.headers["Retry-After"] = str(said)
+        return response
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         original = getattr(exc, "original_exception", None)
@@ -165,6 +174,7 @@ def register_errors(app: Flask) -> None:
         if retry:
             response = app.make_response(response)
             response.headers["Retry-After"] = str(retry)
+            response.hubx_retry_after = retry  # the page says this wait: the header keeps it (below)
         elif status == 405 and getattr(exc, "valid_methods", None):
             response = app.make_response(response)
             response.headers["Allow"] = ", ".join(exc.valid_methods)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_sessions'
-down_revision = '0005_spent_form_nonce'  # TEMP: 0006_email_message once merged
+down_revision = '0006_email_message'
 branch_labels = None
 depends_on = None
 

@@ -55,6 +55,10 @@ ROUTES: dict[str, str] = {
     "users.confirm_bulk": "permission:users.manage",
     "users.run_bulk": "permission:users.manage",
     "api.openapi": "public",
+    # The development outbox: outside production, without SMTP only (404 otherwise); no sign-in, so a person who
+    # forgot their password can read the reset mail in development.
+    "mail.outbox": "public",
+    "mail.outbox_message": "public",
     "api.docs": "public",
     "tokens_api.me": "api:read:-",
     "tokens_api.list_tokens": "api:read:tokens.view",

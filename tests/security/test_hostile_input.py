@@ -30,6 +30,7 @@ from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.extensions import db
+from app.mail.services import queue_email
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
 from app.permissions.services import create_rule
@@ -136,6 +137,8 @@ PAGES: dict[str, Page] = {
     "users.run_bulk": Page(query=USER_FILTERS, form=("bulk_action",), also=("user_id",)),
     "api.openapi": Page(),
     "api.docs": Page(),
+    "mail.outbox": Page(query=("page",)),
+    "mail.outbox_message": Page(),
 }
 
 #: where one API input name means different things: the valid value for that route
@@ -307,10 +310,11 @@ def _targets(world: World) -> None:
                        target="dashboard.view", reason="target")
     session_row, _raw = start_session(world.owner, ip="192.0.2.7", user_agent="pytest", now=utcnow(),
                                       lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
+    message = queue_email(world.member.email, "test", locale="en", context={})
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
                    "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
-                   "filename": "css/app.css"}
+                   "message_id": str(message.id), "filename": "css/app.css"}
     world.api_valid["token"] = target.secret
 
 
