@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from app.core.fieldadapters import form_check
@@ -18,7 +19,7 @@ class RoleForm(GuardedForm):
     """A member's new role (the one role check; the ceiling is the service's)."""
 
     role = SelectField(_l("Role"), validators=[DataRequired(), form_check(check_role)], validate_choice=False,
-                       choices=[(role.value, role.label) for role in Role])
+                       choices=[SelectChoice(role.value, role.label) for role in Role])
 
 
 class BulkForm(GuardedForm):
