@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.api import register_api
+from app.auth import reset_routes  # noqa: F401 (its views join the auth blueprint)
 from app.auth import routes as auth_routes
 from app.config import Config, as_dict, check_shared_state, ensure_keys
 from app.core.crypto import init_crypto
@@ -33,6 +34,7 @@ from app.tokens import routes as token_routes
 from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
 from app.tokens.api import bp as tokens_api
 from app.tokens.usage import init_usage
+from app.users import account as user_account  # noqa: F401 (its views join the users blueprint)
 from app.users import routes as user_routes
 from app.users.web import register_users
 

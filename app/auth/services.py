@@ -94,19 +94,19 @@ def authenticate(email: str, password: str, *, ip: str, user_agent: str, request
     if not password_ok:
         return _failed(user, FailureReason.BAD_PASSWORD, email, now, lock, ip, user_agent, request_id)
     was_locked = profile.is_locked(now)
-    clear_failures(user, now=now)
+    clear_failures(user)
+    profile.last_login_at = now
     audit.record("auth.login_succeeded", actor_id=user.id, target_type="user", target_id=user.id,
                  ip=ip, user_agent=user_agent, request_id=request_id,
                  details={"known_browser": True, "passed_lock": True} if was_locked else None)
     return SignInResult(user, known_browser=known)
 
 
-def clear_failures(user: User, *, now: datetime) -> None:
+def clear_failures(user: User) -> None:
     """A success (or a reset password) ends the lock and resets the counter."""
     profile = user.profile
     profile.failed_login_count = 0
     profile.locked_until = None
-    profile.last_login_at = now
     db.session.flush()
 
 

@@ -8,14 +8,15 @@ one end. Blocking the account everywhere (`Profile.status`) is for platform oper
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, func, or_, select
 
 from app import audit
+from app.auth.reset import send_reset
 from app.core.actor import Actor
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.fields import one_of
@@ -326,3 +327,13 @@ def member_summary(tenant_id: int, *, now: datetime) -> dict[str, int]:
         .where(Membership.tenant_id == tenant_id).execution_options(include_deleted=True)
     ).one()
     return dict(zip(("members", "blocked", "locked", "removed"), row, strict=True))
+
+
+def send_member_reset(actor: Actor, tenant: Tenant, user_id: int, *, now: datetime, lifetime: timedelta,
+                      link: Callable[[str], str], locale: str) -> User:
+    """Mail a member a single-use password-reset link (under the ceiling; the admin never sees the link)."""
+    user, membership = _acting_on(actor, tenant, user_id)
+    if membership.deleted_at is not None or user.profile.status != UserStatus.ACTIVE:
+        raise Conflict(str(_l("%(email)s cannot sign in here, so no reset link is sent.", email=user.email)))
+    send_reset(actor, user, tenant_id=tenant.id, now=now, lifetime=lifetime, link=link, locale=locale)
+    return user

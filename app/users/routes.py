@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
-from flask import Response, render_template, request, url_for
+from flask import Response, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
 from app.audit.services import recent_events
+from app.auth.links import reset_link
 from app.core.fields import valid_or_none
 from app.core.forms import Saved, handle_form
 from app.core.htmx import is_htmx, render_page
@@ -40,6 +42,7 @@ from app.users.admin import (
     member,
     member_list,
     member_summary,
+    send_member_reset,
 )
 from app.users.forms import BulkForm, MemberActionForm, RoleForm
 from app.users.models import Role, check_role
@@ -177,6 +180,39 @@ def run_action(slug: str, user_id: int, action: str):
 
     return handle_form(form, lambda _f: act(current_actor(), state.tenant, user_id, chosen, now=utcnow()),
                        render=render, done=done)
+
+
+@bp.get("/t/<slug>/users/<id:user_id>/reset-password")
+@require("users.manage")
+def confirm_reset(slug: str, user_id: int):
+    """Ask before mailing a member a password-reset link."""
+    user, membership = member(state.tenant, user_id)
+    return render_template(CONFIRM, action="reset", person=user, membership=membership,
+                           form=MemberActionForm(formdata=None),
+                           url=url_for("users.send_reset_link", slug=slug, user_id=user_id))
+
+
+@bp.post("/t/<slug>/users/<id:user_id>/reset-password")
+@require("users.manage")
+def send_reset_link(slug: str, user_id: int):
+    """Mail a member a single-use link to choose a new password (valid PASSWORD_RESET_MINUTES)."""
+    form = MemberActionForm()
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+
+    def run(_bound):
+        return send_member_reset(current_actor(), state.tenant, user_id, now=utcnow(),
+                                 lifetime=timedelta(minutes=minutes), link=reset_link,
+                                 locale=state.tenant.default_locale)
+
+    def render(bound):
+        user, membership = member(state.tenant, user_id)
+        return render_template(CONFIRM, action="reset", person=user, membership=membership, form=bound,
+                               url=url_for("users.send_reset_link", slug=slug, user_id=user_id))
+
+    return handle_form(form, run, render=render,
+                       done=lambda user: Saved(_("A link to choose a new password was sent to %(email)s. It works "
+                                                 "once, for %(minutes)d minutes.", email=user.email, minutes=minutes),
+                                               url_for("users.show", slug=slug, user_id=user_id)))
 
 
 @bp.get("/t/<slug>/users/<id:user_id>/role")

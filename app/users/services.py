@@ -7,7 +7,14 @@ from sqlalchemy import Select, or_, select
 
 from app.core.errors import Conflict, NotFound
 from app.core.fieldadapters import validated
-from app.core.fields import check_display_name, check_email, check_locale, check_password, email_key
+from app.core.fields import (
+    check_display_name,
+    check_email,
+    check_locale,
+    check_password,
+    check_time_zone,
+    email_key,
+)
 from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
 from app.tenants.models import Tenant
@@ -100,3 +107,11 @@ def member(tenant: Tenant, user_id: int) -> User:
 
 class NotAMember(NotFound):
     """The user named is not a member of the tenant (404: the same answer whether the user exists or not)."""
+
+
+def update_profile(user: User, *, name: str, locale: str, timezone: str | None) -> None:
+    """Change one's name, language and time zone (empty: the tenant's), each through its one check."""
+    user.name = validated("name", check_display_name, name)
+    user.profile.locale = validated("locale", check_locale, locale)
+    user.profile.timezone = validated("timezone", check_time_zone, timezone) if timezone else None
+    db.session.flush()

@@ -92,3 +92,13 @@ def _admin_bulk_blocks_owner_page(w: World):
     response = w.page(w.admin, w.url("users/bulk"), {"bulk_action": "block", "user_id": [w.owner.id, w.member.id]})
     assert response.status_code == 302
     assert _membership(w, w.owner).blocked_at is None and _membership(w, w.member).blocked_at is not None
+
+
+@case("admin_sends_owner_reset_page")
+def _admin_sends_owner_reset_page(w: World):
+    from app.auth.models import PasswordReset
+
+    assert w.page(w.admin, w.url(f"users/{w.owner.id}/reset-password")).status_code == 403
+    assert db.session.scalar(select(PasswordReset.id).where(PasswordReset.user_id == w.owner.id)) is None
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/reset-password")).status_code == 302
+    assert db.session.scalar(select(PasswordReset.id).where(PasswordReset.user_id == w.member.id)) is not None

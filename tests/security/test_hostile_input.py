@@ -93,6 +93,14 @@ PAGES: dict[str, Page] = {
     "auth.login": Page(query=("next",), form=("email", "password")),
     "auth.set_locale": Page(form=("locale", "next")),
     "auth.logout": Page(),
+    "auth.forgot_password": Page(form=("email",)),
+    "auth.open_reset": Page(),
+    "auth.reset_form": Page(form=("password", "confirm")),
+    "users.account": Page(),
+    "users.update_account": Page(form=("name", "locale", "timezone")),
+    "users.update_password": Page(form=("current", "new", "confirm", "end_others")),
+    "users.confirm_reset": Page(),
+    "users.send_reset_link": Page(),
     "tenants.home": Page(),
     "tenants.dashboard": Page(),
     "tenants.settings": Page(),
@@ -257,7 +265,8 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "expires_at": _in_30_days().strftime("%Y-%m-%dT%H:%M"), "reason": "fuzz", "scope": "tenant",
         "q": "fuzz", "status": "active", "owner": str(owner.id), "expiring": "7", "page": "1",
         "new-name": "fuzz page token", "new-scope": "read", "new-expires": "30", "new-expires_on": "", "sort": "name",
-        "back": "list", "role": "manager", "state": "active", "bulk_action": "sign-out",
+        "back": "list", "current": PASSWORD, "new": PASSWORD, "confirm": PASSWORD, "end_others": "",
+        "role": "manager", "state": "active", "bulk_action": "sign-out",
         "new-rate_limit": "100", "new-ip_allow": "10.0.0.0/8", "new-ip_deny": "", "new-device_binding": "",
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
@@ -314,6 +323,7 @@ def _targets(world: World) -> None:
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
                    "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
+                   "secret": "a-reset-secret-that-matches-nothing",
                    "message_id": str(message.id), "filename": "css/app.css"}
     world.api_valid["token"] = target.secret
 
