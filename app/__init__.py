@@ -11,6 +11,7 @@ from flask import Flask
 from app.api import register_api
 from app.auth import reset_routes  # noqa: F401 (its views join the auth blueprint)
 from app.auth import routes as auth_routes
+from app.auth import settings as auth_settings
 from app.config import Config, as_dict, check_shared_state, ensure_keys
 from app.core.crypto import init_crypto
 from app.core.db import DEFAULT_PING_AFTER_IDLE_SECONDS, register_idle_ping, register_request_transaction
@@ -134,7 +135,7 @@ def register_blueprints(app: Flask) -> None:
     never pulls in the web layer."""
 
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
-               user_routes.bp, mail_routes.bp):
+               user_routes.bp, mail_routes.bp, auth_settings.bp):
         app.register_blueprint(bp)
     register_api(app, tokens_api, permissions_api)
 
@@ -150,6 +151,7 @@ def register_commands(app: Flask) -> None:
     from app.sessions.cli import register_session_commands
     from app.tenants.cli import demo_cli, tenants_cli
     from app.tokens.cli import register_token_commands
+    from app.users.cli import register_user_commands
 
     app.cli.add_command(tenants_cli)
     app.cli.add_command(demo_cli)
@@ -158,4 +160,5 @@ def register_commands(app: Flask) -> None:
     register_permission_commands(app)
     register_token_commands(app)
     register_session_commands(app)
+    register_user_commands(app)
     register_mail_commands(app)

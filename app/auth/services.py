@@ -9,10 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import audit
+from app.core.fieldadapters import validated
+from app.core.fields import in_range
 from app.extensions import db
 from app.tenants.models import Tenant
 from app.users.models import PASSWORD_METHOD, Membership, Profile, User, UserStatus
@@ -152,3 +155,21 @@ def record_sign_out(user: User, *, ip: str, user_agent: str, request_id: str) ->
     """Audit a sign-out."""
     audit.record("auth.logout", actor_id=user.id, target_type="user", target_id=user.id,
                  ip=ip, user_agent=user_agent, request_id=request_id)
+
+
+def check_lock_after(value, platform_after: int) -> int:
+    """A tenant's sign-in lock threshold: 1 up to the platform's (a tenant may lock sooner, never later)."""
+    return in_range(1, platform_after, _l("From 1 to %(most)d failed sign-ins (the platform's limit).",
+                                         most=platform_after))(value)
+
+
+def update_signin_settings(actor, tenant: Tenant, *, lock_after: int | None, platform_after: int) -> bool:
+    """Set (or clear, with None) the tenant's stricter lock threshold; True when it changed."""
+    value = validated("lock_after", check_lock_after, lock_after, platform_after, optional=True)
+    if tenant.lock_after_failures == value:
+        return False
+    before, tenant.lock_after_failures = tenant.lock_after_failures, value
+    db.session.flush()
+    audit.record("tenant.signin_settings_changed", tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
+                 details={"lock_after_failures": [before, value]}, **actor.meta())
+    return True

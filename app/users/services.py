@@ -115,3 +115,14 @@ def update_profile(user: User, *, name: str, locale: str, timezone: str | None) 
     user.profile.locale = validated("locale", check_locale, locale)
     user.profile.timezone = validated("timezone", check_time_zone, timezone) if timezone else None
     db.session.flush()
+
+
+def sync_profiles() -> int:
+    """Give every account without a profile one (active, no lock, no preferences); returns how many were made.
+    Idempotent: a second run makes none."""
+    missing = db.session.scalars(
+        select(User.id).outerjoin(Profile, Profile.user_id == User.id).where(Profile.id.is_(None))
+        .execution_options(include_deleted=True)).all()
+    db.session.add_all(Profile(user_id=user_id, status=UserStatus.ACTIVE) for user_id in missing)
+    db.session.flush()
+    return len(missing)
