@@ -235,7 +235,9 @@ def standing(token: Credential, now: datetime) -> Policy:
         raise _refuse(InvalidToken()) from None
     if owner.tenant_slug is None:  # the tenant is deleted
         raise _refuse(InvalidToken())
-    if policy.status != UserStatus.ACTIVE or owner.is_locked(now):
+    # A temporary sign-in lock (failed passwords) does not stop the owner's tokens: anyone who knows an address can
+    # cause one, and it must not switch off its owner's scripts. Blocking does.
+    if policy.status != UserStatus.ACTIVE:
         raise _refuse(OwnerInactive(), token)
     if policy.role is None and not policy.is_operator:
         raise _refuse(OwnerInactive(str(_l("The owner is no longer a member of the tenant."))), token)
