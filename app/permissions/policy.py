@@ -87,9 +87,6 @@ class Subject:
     tenant_locale: str | None
     tenant_timezone: str | None
 
-    def is_locked(self, now: datetime) -> bool:
-        return self.locked_until is not None and self.locked_until > now
-
 
 @dataclass
 class Policy:
