@@ -19,9 +19,9 @@ cron.register(prune_expired_permissions, QUEUE, cron="7 * * * *", name="prune-ex
 # Every 15 minutes (at :04, :19, :34, :49): expired tokens are refused already; this marks them revoked so
 # lists, reports and the audit log say so soon after.
 cron.register(revoke_expired_tokens, QUEUE, cron="4-59/15 * * * *", name="revoke-expired-tokens")
-# Every 10 minutes (at :02, :12, ...): sessions past their limits are refused already; this ends them for the lists
+# Every 10 minutes (at :06, :16, ...): sessions past their limits are refused already; this ends them for the lists
 # and deletes old rows (ended sessions, token usage past retention).
-cron.register(cleanup_sessions_logs, QUEUE, cron="2-59/10 * * * *", name="cleanup-sessions-logs")
+cron.register(cleanup_sessions_logs, QUEUE, cron="6-59/10 * * * *", name="cleanup-sessions-logs")
 # Every 10 minutes (at :02, :12, ... :52): email still queued or failed goes out again (idempotent: a sent message
 # is never sent twice), and delivered email older than MAIL_RETENTION_DAYS is deleted.
 cron.register(send_pending, QUEUE, cron="2-59/10 * * * *", name="mail-send-pending")
