@@ -120,6 +120,10 @@ class Policy:
         if self.status != UserStatus.ACTIVE:
             return Decision(False, str(_l("The account is %(status)s: everything is denied.",
                                           status=self.status.value)))
+        if self.role is None and not self.is_operator:
+            # Not a member: nothing here is theirs, whatever a global rule says (the pages answer 404 and tokens
+            # are refused; `flask permissions check` and the explanations must say the same).
+            return Decision(False, str(_l("Not a member of this tenant: everything is denied.")))
         if catalogue.get_action(key) is None:
             # Before the rules: a module-wide allow must not grant an action the catalogue does not have.
             return Decision(False, str(_l("%(key)s is not a known permission.", key=key)))
@@ -174,6 +178,8 @@ class Policy:
         """`decide(key, resource).allowed`, without building the reason: for callers that only need the answer
         (the bearer check on every API request). Translating the reason is most of what `decide` costs."""
         if self.status != UserStatus.ACTIVE or catalogue.get_action(key) is None:
+            return False
+        if self.role is None and not self.is_operator:
             return False
         module, _, action = key.partition(".")
         now = now or utcnow()

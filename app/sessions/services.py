@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
+from sqlalchemy.orm import defer
 
 from app import audit
 from app.core.actor import Actor
@@ -62,6 +63,15 @@ def renew_session(row: UserSession) -> str:
     return raw
 
 
+#: the session check's one statement, built once: the session by its digest (unique index) with its person and
+#: profile; the encrypted address and user agent are not read (only the session pages show them)
+_FIND_LIVE = (
+    select(UserSession, User).join(User, User.id == UserSession.user_id)
+    .where(UserSession.digest == bindparam("digest"), UserSession.ended_at.is_(None))
+    .options(defer(UserSession.ip), defer(UserSession.user_agent))
+)
+
+
 def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> tuple[UserSession, User] | None:
     """The live session of cookie id `raw` with its person (one indexed read), or None.
 
@@ -69,10 +79,7 @@ def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> tuple[
     clean-up has not come round; a session of a person who may not sign in (blocked, deleted) is refused."""
     if not raw or not isinstance(raw, str) or len(raw) > 100:
         return None
-    found = db.session.execute(
-        select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .where(UserSession.digest == _digest(raw), UserSession.ended_at.is_(None))
-    ).first()
+    found = db.session.execute(_FIND_LIVE, {"digest": _digest(raw)}).first()
     if found is None:
         return None
     row, user = found

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, current_app, request, session
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 
 from app.core.mixins import utcnow
 from app.core.net import client_ip, user_agent
@@ -35,7 +35,10 @@ def lifetimes() -> Lifetimes:
 def register_sessions(app: Flask, login_manager: LoginManager) -> None:
     """Check the server-side session on every page request; count activity once the tenant is known."""
     login_manager.user_loader(_load_user)
-    app.before_request(_note_activity)  # registered after the tenancy hook: the page's tenant is known
+    # After the view, before the request's commit (that hook was registered earlier, so it runs later): the write
+    # joins the request's one transaction at its end, and holds no lock while the view works (on SQLite a write
+    # lock taken early would block the view's own writers on other connections, such as the token usage log).
+    app.after_request(_note_activity)
 
 
 def _load_user(user_id: str) -> User | None:
@@ -49,12 +52,15 @@ def _load_user(user_id: str) -> User | None:
     return user
 
 
-def _note_activity() -> None:
+def _note_activity(response):
+    if request.headers.get(POLL_HEADER) or not session.get(SESSION_ID_KEY) or response.status_code >= 500:
+        return response
+    current_user.is_authenticated  # noqa: B018 (runs the session check when the view never asked who it was)
     row: UserSession | None = state.user_session
-    if row is None or request.headers.get(POLL_HEADER):
-        return
-    tenant = state.tenant
-    mark_seen(row, now=utcnow(), tenant_id=tenant.id if tenant is not None else None)
+    if row is not None:
+        tenant = state.tenant
+        mark_seen(row, now=utcnow(), tenant_id=tenant.id if tenant is not None else None)
+    return response
 
 
 def begin_session(user: User) -> UserSession:

@@ -183,3 +183,21 @@ def test_operators_unknown_email(run):
     result = run("operators", "add", "nobody@example.com")
     assert result.exit_code == 1 and result.output.strip() == "Error: no user with email nobody@example.com"
     assert db.session.scalar(select(User).where(User.is_operator)) is None
+
+
+def test_check_agrees_with_the_web_for_someone_outside_the_tenant(run, member_of, create_user):
+    """A global allow rule does not make a non-member's check ALLOW: the web answers 404 there."""
+    from app.core.actor import Actor
+    from app.extensions import db
+    from app.permissions.services import create_rule
+    from app.users.models import Role
+
+    operator, tenant = member_of(Role.OWNER)
+    operator.is_operator = True
+    outsider, elsewhere = member_of(Role.MEMBER)
+    db.session.commit()
+    create_rule(Actor(operator), elsewhere, user_id=outsider.id, effect="allow", target="dashboard.view",
+                reason="global", scope="global")
+    db.session.commit()
+    result = run("permissions", "check", outsider.email, tenant.slug, "dashboard.view")
+    assert result.exit_code == 1 and result.output.startswith("DENY: Not a member of this tenant")

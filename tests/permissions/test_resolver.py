@@ -344,6 +344,8 @@ def reference(rules, *, user_id, tenant_id, role, is_operator, status, key, reso
     """The rules in words: (allowed, ids of the rules that may have decided, or None for a default)."""
     if status != UserStatus.ACTIVE or catalogue.get_action(key) is None:
         return False, None
+    if role is None and not is_operator:  # not a member: nothing, whatever a global rule says
+        return False, None
     module, _, action = key.partition(".")
     live = [r for r in rules
             if r.user_id == user_id and r.tenant_id in (tenant_id, None) and r.deleted_at is None
