@@ -337,3 +337,14 @@ def send_member_reset(actor: Actor, tenant: Tenant, user_id: int, *, now: dateti
         raise Conflict(str(_l("%(email)s cannot sign in here, so no reset link is sent.", email=user.email)))
     send_reset(actor, user, tenant_id=tenant.id, now=now, lifetime=lifetime, link=link, locale=locale)
     return user
+
+
+def set_account_status(user: User, status: UserStatus, *, now: datetime, actor_id: int | None = None) -> int:
+    """A platform operator blocks (or reactivates) an account everywhere: every session ends at once, every token
+    stops at its next request. Returns how many sessions ended."""
+    user.profile.status = status
+    ended = end_user_sessions(user.id, reason=EndReason.BLOCKED, now=now) if status != UserStatus.ACTIVE else 0
+    db.session.flush()
+    audit.record("account.status_changed", actor_id=actor_id, target_type="user", target_id=user.id,
+                 details={"status": str(status), "sessions_ended": ended})
+    return ended

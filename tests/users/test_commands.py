@@ -38,3 +38,14 @@ def test_cleanup_ends_stale_sessions_and_deletes_old_rows(run, create_user):
     assert db.session.get(UserSession, idle_id).ended_at is not None
     assert db.session.get(UserSession, old_id) is None
     assert "0 sessions ended, 0 old session rows deleted" in run("cleanup-sessions-logs").output
+
+
+def test_an_operator_blocks_an_account_everywhere(run, client, auth, member_of):
+    user, tenant = member_of()
+    auth.login(user)
+    result = run("users", "block", user.email)
+    assert result.exit_code == 0 and "1 sessions ended" in result.output
+    response = client.get(f"/t/{tenant.slug}/")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    assert run("users", "unblock", user.email).exit_code == 0
+    assert run("users", "block", "nobody@example.com").exit_code != 0
