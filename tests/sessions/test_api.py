@@ -101,7 +101,7 @@ def test_delete_ends_a_members_session_with_audit(api, crew):
     ended = _row(row.id)
     assert ended.ended_at is not None and ended.end_reason == EndReason.ENDED_BY_ADMIN
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "session.ended_by_admin"))
-    assert event.target_id == str(row.id) and event.actor_id == admin.id and event.tenant_id == tenant.id
+    assert event.target_id == str(row.id) and event.actor_user_id == admin.id and event.tenant_id == tenant.id
     assert row.id not in {item["id"] for item in api("get", SESSIONS, secret).get_json()["items"]}
     problem_of(api("delete", f"{SESSIONS}/{row.id}", secret), 404, "not_found")  # already ended
 
