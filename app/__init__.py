@@ -29,6 +29,7 @@ from app.models import import_models
 from app.permissions import routes as permission_routes
 from app.permissions.api import bp as permissions_api
 from app.sessions import routes as session_routes
+from app.sessions.api import bp as sessions_api
 from app.sessions.web import register_sessions
 from app.tenants import routes as tenant_routes
 from app.tokens import routes as token_routes
@@ -37,6 +38,7 @@ from app.tokens.api import bp as tokens_api
 from app.tokens.usage import init_usage
 from app.users import account as user_account  # noqa: F401 (its views join the users blueprint)
 from app.users import routes as user_routes
+from app.users.api import bp as users_api
 from app.users.web import register_users
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,7 @@ def register_blueprints(app: Flask) -> None:
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
                user_routes.bp, mail_routes.bp, auth_settings.bp):
         app.register_blueprint(bp)
-    register_api(app, tokens_api, permissions_api)
+    register_api(app, tokens_api, permissions_api, users_api, sessions_api)
 
 
 def register_commands(app: Flask) -> None:

@@ -255,6 +255,21 @@ def client(app) -> Client:
 
 
 @pytest.fixture
+def api(client):
+    """api(method, path, secret=None, *, json=None, headers=None, **kw) -> response of the JSON API."""
+
+    def _call(method: str, path: str, secret: str | None = None, *, json=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if secret is not None:
+            headers["Authorization"] = f"Bearer {secret}"
+        if json is not None:
+            kwargs["json"] = json
+        return client.open(method.lower(), path, headers=headers, **kwargs)
+
+    return _call
+
+
+@pytest.fixture
 def make_client(app):
     """make_client() -> a second, independent browser."""
     return lambda: Client(app.test_client())

@@ -121,9 +121,11 @@ class ApiSpec(SpecTree):
             for method, operation in operations.items():
                 body = operation.get("requestBody")
                 if body is not None:
-                    # A body whose every field has a default may be left out: the API takes no body as `{}`.
+                    # A body whose every field has a default may be left out: the API takes no body as `{}` (unless
+                    # it must name at least one field, as a PATCH does).
                     ref = body["content"]["application/json"]["schema"].get("$ref", "")
-                    body["required"] = bool(schemas.get(ref.rsplit("/", 1)[-1], {}).get("required"))
+                    model = schemas.get(ref.rsplit("/", 1)[-1], {})
+                    body["required"] = bool(model.get("required") or model.get("minProperties"))
                 responses = operation.setdefault("responses", {})
                 for status, response in responses.items():
                     if int(status) >= 400 and "content" in response:

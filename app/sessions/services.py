@@ -148,8 +148,9 @@ def _live(now: datetime, lifetimes: Lifetimes) -> Select:
 
 
 def tenant_session_page(tenant_id: int, *, now: datetime, lifetimes: Lifetimes, search: str | None = None,
-                        page: int = 1, per_page: int = 25) -> Page:
-    """One page of the live sessions of the tenant's members (session, user), most recently seen first."""
+                        page: int = 1, per_page: int = 25, clamp: bool = True) -> Page:
+    """One page of the live sessions of the tenant's members (session, user), most recently seen first. A page
+    past the end is the last one (`clamp`, for a person), or empty (for the API)."""
     query = (
         _live(now, lifetimes).add_columns(User)
         .join(User, User.id == UserSession.user_id)
@@ -158,7 +159,7 @@ def tenant_session_page(tenant_id: int, *, now: datetime, lifetimes: Lifetimes, 
     )
     if search:
         query = query.where(or_(contains_text(User.email, search), contains_text(User.name, search)))
-    return page_of(query, page, per_page, clamp=True, rows=True)
+    return page_of(query, page, per_page, clamp=clamp, rows=True)
 
 
 def own_session(user_id: int, session_id: int) -> UserSession | None:

@@ -97,9 +97,24 @@ def _role_rank():
     return case({role.value: index for role, index in _ROLE_ORDER.items()}, value=Membership.role)
 
 
-def member_list(tenant: Tenant, query: MemberQuery, *, now: datetime, page: int = 1, per_page: int = 25) -> Page:
-    """One page of the tenant's members as (user, membership, profile) rows; search and filters run in SQL."""
-    return page_of(_statement(tenant.id, query, now), page, per_page, clamp=True, rows=True)
+def member_list(tenant: Tenant, query: MemberQuery, *, now: datetime, page: int = 1, per_page: int = 25,
+                clamp: bool = True) -> Page:
+    """One page of the tenant's members as (user, membership, profile) rows; search and filters run in SQL. A page
+    past the end is the last one (`clamp`, for a person), or empty (for the API)."""
+    return page_of(_statement(tenant.id, query, now), page, per_page, clamp=clamp, rows=True)
+
+
+def member_state(membership: Membership, profile: Profile, now: datetime) -> str:
+    """A member's one state, as the list's filters see it, the first that applies: `removed`, `blocked` (here or
+    everywhere), `locked`, `active`; `inactive` for an account that may not sign in for another reason (pending,
+    inactive), which no state filter picks."""
+    if membership.deleted_at is not None:
+        return MemberState.REMOVED.value
+    if membership.blocked_at is not None or profile.status == UserStatus.BLOCKED:
+        return MemberState.BLOCKED.value
+    if profile.is_locked(now):
+        return MemberState.LOCKED.value
+    return MemberState.ACTIVE.value if profile.status == UserStatus.ACTIVE else "inactive"
 
 
 #: the CSV export's columns, in order
@@ -290,6 +305,30 @@ def act(actor: Actor, tenant: Tenant, user_id: int, action: Action, *, now: date
     if action == Action.RESTORE:
         return restore_member(actor, tenant, user_id)
     return sign_out_everywhere(actor, tenant, user_id, now=now)[0]
+
+
+class BlockStatus(enum.StrEnum):
+    """What an admin sets on a membership through the API: `blocked` here, or `active` (not blocked here)."""
+
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+
+
+#: the one check of a block status (the API's `status`)
+check_block_status = one_of([status.value for status in BlockStatus])
+
+
+def update_member(actor: Actor, tenant: Tenant, user_id: int, *, role: Role | None = None,
+                  status: BlockStatus | None = None, now: datetime) -> tuple[User, Membership]:
+    """Set a member's role and/or whether they are blocked here (the API's PATCH), through the pages' own services,
+    under the same ceiling. Asking for what already is changes nothing (a repeated request is harmless), but is
+    still refused on someone ranking above the actor."""
+    _user, membership = _acting_on(actor, tenant, user_id)
+    if role is not None:
+        change_role(actor, tenant, user_id, role)
+    if status is not None and (membership.blocked_at is not None) != (status == BlockStatus.BLOCKED):
+        act(actor, tenant, user_id, Action.BLOCK if status == BlockStatus.BLOCKED else Action.UNBLOCK, now=now)
+    return member(tenant, user_id)
 
 
 @dataclass

@@ -51,7 +51,7 @@ class World:
         headers = {"Authorization": f"Bearer {secret}"}
         if method == "DELETE":
             return self.client.open("delete", url, headers=headers)
-        return self.client.open("post", url, headers=headers, json=body if body is not None else {})
+        return self.client.open(method.lower(), url, headers=headers, json=body if body is not None else {})
 
     def page(self, user: User, url: str, data: dict | None = None):
         self.auth.login(user)

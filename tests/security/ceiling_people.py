@@ -1,4 +1,4 @@
-"""Privilege-ceiling cases for people: sessions (and users, once their pages exist). An admin never acts on
+"""Privilege-ceiling cases for people: sessions and members, through the pages and the API. An admin never acts on
 someone ranking above them; each case also shows the same action on someone below works."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from app.sessions.models import UserSession
 from app.sessions.services import start_session
 from app.sessions.web import SESSION_ID_KEY  # noqa: F401 (the cookie key these sessions would carry)
 from tests.security.ceiling import World, case
+from tests.tokens.helpers import problem_of
 
 
 def _session_of(user) -> int:
@@ -102,3 +103,77 @@ def _admin_sends_owner_reset_page(w: World):
     assert db.session.scalar(select(PasswordReset.id).where(PasswordReset.user_id == w.owner.id)) is None
     assert w.page(w.admin, w.url(f"users/{w.member.id}/reset-password")).status_code == 302
     assert db.session.scalar(select(PasswordReset.id).where(PasswordReset.user_id == w.member.id)) is not None
+
+# ---------------------------------------------------------------- the same through the API (admin-scope tokens)
+
+
+def _user_url(user) -> str:
+    return f"/api/v1/users/{user.id}"
+
+
+@case("admin_ends_owner_session_api")
+def _admin_ends_owner_session_api(w: World):
+    owners, members = _session_of(w.owner), _session_of(w.member)
+    _, secret = w.token(w.admin, "admin")
+    problem_of(w.api("DELETE", f"/api/v1/sessions/{owners}", secret), 403, "outranked")
+    assert not _ended(owners)
+    assert w.api("DELETE", f"/api/v1/sessions/{members}", secret).status_code == 204
+    assert _ended(members)
+
+
+@case("admin_blocks_owner_api")
+def _admin_blocks_owner_api(w: World):
+    _, secret = w.token(w.admin, "admin")
+    problem_of(w.api("PATCH", _user_url(w.owner), secret, {"status": "blocked"}), 403, "outranked")
+    assert _membership(w, w.owner).blocked_at is None
+    # asking for what already is does not get past the ceiling either
+    problem_of(w.api("PATCH", _user_url(w.owner), secret, {"status": "active"}), 403, "outranked")
+    assert w.api("PATCH", _user_url(w.member), secret, {"status": "blocked"}).status_code == 200
+    assert _membership(w, w.member).blocked_at is not None
+
+
+@case("admin_demotes_owner_api")
+def _admin_demotes_owner_api(w: World):
+    _, secret = w.token(w.admin, "admin")
+    problem_of(w.api("PATCH", _user_url(w.owner), secret, {"role": "member"}), 403, "outranked")
+    assert _membership(w, w.owner).role == "owner"
+    assert w.api("PATCH", _user_url(w.member), secret, {"role": "manager"}).status_code == 200
+    assert _membership(w, w.member).role == "manager"
+
+
+@case("admin_makes_someone_owner_api")
+def _admin_makes_someone_owner_api(w: World):
+    _, secret = w.token(w.admin, "admin")
+    body = problem_of(w.api("PATCH", _user_url(w.member), secret, {"role": "owner"}), 403, "beyond_your_rights")
+    assert body["field"] == "role"
+    assert _membership(w, w.member).role == "member"
+    # one refused field undoes the whole request: the block asked for with it is not kept
+    problem_of(w.api("PATCH", _user_url(w.member), secret, {"role": "owner", "status": "blocked"}), 403,
+               "beyond_your_rights")
+    assert _membership(w, w.member).blocked_at is None
+    assert w.api("PATCH", _user_url(w.member), secret, {"role": "admin"}).status_code == 200
+    assert _membership(w, w.member).role == "admin"
+
+
+@case("last_owner_keeps_the_tenant_api")
+def _last_owner_keeps_the_tenant_api(w: World):
+    _, secret = w.token(w.owner, "admin")
+    body = problem_of(w.api("PATCH", _user_url(w.owner), secret, {"role": "admin"}), 409, "conflict")
+    assert "last owner" in body["detail"]
+    problem_of(w.api("PATCH", _user_url(w.owner), secret, {"status": "blocked"}), 409, "conflict")
+    assert _membership(w, w.owner).role == "owner" and _membership(w, w.owner).blocked_at is None
+    assert w.api("PATCH", _user_url(w.admin), secret, {"role": "owner"}).status_code == 200
+    assert w.api("PATCH", _user_url(w.owner), secret, {"role": "admin"}).status_code == 200
+    assert _membership(w, w.owner).role == "admin"
+
+
+@case("demoted_admin_token_is_refused_api")
+def _demoted_admin_token_is_refused_api(w: World):
+    # An admin-scope token outlives its owner's demotion to manager, but does nothing more than a manager may:
+    # managers may not use the admin scope, so every member route of the API refuses it.
+    _, secret = w.token(w.admin, "admin")
+    _, owners = w.token(w.owner, "admin")
+    assert w.api("PATCH", _user_url(w.admin), owners, {"role": "manager"}).status_code == 200
+    problem_of(w.api("PATCH", _user_url(w.member), secret, {"status": "blocked"}), 403, "insufficient_scope")
+    assert _membership(w, w.member).blocked_at is None
+    assert w.api("PATCH", _user_url(w.member), owners, {"status": "blocked"}).status_code == 200

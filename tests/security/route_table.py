@@ -80,6 +80,11 @@ ROUTES: dict[str, str] = {
     "permissions_api.create_rule": "api:admin:permissions.manage",
     "permissions_api.delete_rule": "api:admin:permissions.manage",
     "permissions_api.check": "api:read:permissions.view",
+    "users_api.list_users": "api:admin:users.view",
+    "users_api.show_user": "api:admin:users.view",
+    "users_api.update_user": "api:admin:users.manage",
+    "sessions_api.list_sessions": "api:admin:sessions.view",
+    "sessions_api.end_session": "api:admin:sessions.manage",
 }
 
 
@@ -109,6 +114,9 @@ CEILING: dict[str, tuple[str, ...] | str] = {
     "users.change_member_role": ("admin_makes_someone_owner_page", "admin_demotes_owner_page",
                                  "last_owner_keeps_the_tenant_page"),
     "users.run_bulk": ("admin_bulk_blocks_owner_page",),
+    "users_api.update_user": ("admin_blocks_owner_api", "admin_demotes_owner_api", "admin_makes_someone_owner_api",
+                              "last_owner_keeps_the_tenant_api", "demoted_admin_token_is_refused_api"),
+    "sessions_api.end_session": ("admin_ends_owner_session_api",),
     "tokens.create_token": ("member_asks_admin_scope",),
     "tokens_api.create_token": ("write_token_mints_admin",),
     "tokens.rotate_token": ("admin_rotates_others_token_page",),

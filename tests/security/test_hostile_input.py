@@ -65,6 +65,8 @@ JSON_VALUES = ("\x00", "name\x00", "\ud800", "x\udfffy", *PLAUSIBLE_JSON, False,
 #: what a path argument may be: past the id range, negative, zero, text, NUL
 PATH_VALUES = ("0", "-1", "2147483648", "9223372036854775808", "9" * 30, "abc", "\x00", "a\x00b", "1.5", "²", LONG)
 #: whole bodies: too deep for the parser, not an object, not JSON at all
+#: the methods whose requests carry a body (form fields, JSON fields)
+WITH_BODY = ("POST", "PUT", "PATCH")
 BODIES = ("[" * 5000 + "]" * 5000, '{"a":' * 5000 + "1" + "}" * 5000, "[]", '"\\u0000"', "null", "1e400",
           "1" + "0" * 5000, '{"a": NaN}', "{", b"\xff\xfe")
 
@@ -174,7 +176,7 @@ class Route:
 
     def inputs(self, method: str) -> list[tuple[str, str]]:
         """(where, name) of every input a request with `method` carries, path arguments aside."""
-        body = method == "POST"
+        body = method in WITH_BODY
         return ([("query", n) for n in self.query] + [("form", n) for n in (*self.form, *self.also) if body]
                 + [("json", n) for n in self.json if body])
 
@@ -279,6 +281,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "user_id": member.id, "effect": "deny", "target": "dashboard.view", "resource": None,
         "expires_at": _in_30_days().isoformat(), "action": "tokens.view", "page": 1, "per_page": 25,
         "status": "active", "owner_id": owner.id, "q": "fuzz", "expiring_within_days": 7, "module": "tokens",
+        "role": "manager", "state": "active", "sort": "name",
     }
     _targets(world)
     yield world
@@ -376,7 +379,7 @@ def explicit(route: Route) -> list[tuple]:
                 values = {(where, name): _values_for(where)[(n + i) % len(_values_for(where))]
                           for i, (where, name) in enumerate(inputs)}
                 cases.append((method, values, "" if n % 2 else None))
-        if method == "POST":
+        if method in WITH_BODY:
             cases += [(method, {("form", name): value}, None) for name in route.form for value in PLAUSIBLE_TEXT]
             cases += [(method, {("json", name): value}, None) for name in route.json for value in PLAUSIBLE_JSON]
             cases += [(method, {("body", ""): body}, None) for body in BODIES]
@@ -417,7 +420,7 @@ def send(world: World, route: Route, method: str, hostile: dict, htmx: str | Non
         hostile_text = {k: v if isinstance(v, str | tuple) or v is ABSENT else json.dumps(v)
                         for k, v in hostile.items() if k[0] == "query"}
         query = _pairs(route.query, as_text, hostile_text, "query")
-        if method == "POST" and route.json:
+        if method in WITH_BODY and route.json:
             document = {n: hostile.get(("json", n), valid.get(n)) for n in route.json}
             body = json.dumps({n: v for n, v in document.items() if v is not ABSENT})
         issued = services.create_token(None, world.tenant, world.owner, name="fuzz", scope="admin")

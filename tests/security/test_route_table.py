@@ -55,6 +55,8 @@ def _call(client, method, url):
         return client.get(url)
     if method == "DELETE":
         return client.open("delete", url)
+    if method in {"PUT", "PATCH"}:  # JSON API only
+        return client.open(method.lower(), url, json={})
     return client.post(url, {})
 
 

@@ -1,4 +1,5 @@
-"""Token fixtures: issue(...) makes a committed token, api(...) calls the JSON API with a secret."""
+"""Token fixtures: issue(...) makes a committed token (api(...), which calls the JSON API with a secret, is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -31,21 +32,6 @@ def issue(member_of):
         return Issued(issued.secret, issued.token, user, tenant)
 
     return _issue
-
-
-@pytest.fixture
-def api(client):
-    """api(method, path, secret=None, *, json=None, headers=None, **kw) -> response of the JSON API."""
-
-    def _call(method: str, path: str, secret: str | None = None, *, json=None, headers=None, **kwargs):
-        headers = dict(headers or {})
-        if secret is not None:
-            headers["Authorization"] = f"Bearer {secret}"
-        if json is not None:
-            kwargs["json"] = json
-        return client.open(method.lower(), path, headers=headers, **kwargs)
-
-    return _call
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from app.core.mixins import utcnow
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
+from app.sessions.services import Lifetimes, start_session
 from app.tokens import services, usage
 from app.tokens.models import ApiToken, Scope
 from app.users.models import Role
@@ -30,7 +31,7 @@ ME = "/api/v1/me"
 TOKENS = "/api/v1/tokens"
 RULES = "/api/v1/permissions/rules"
 BELOW = {"write": "read", "admin": "write"}
-ID_ARGS = {"token_id", "rule_id"}
+ID_ARGS = {"token_id", "rule_id", "user_id", "session_id"}
 
 
 def _db_token(token_id: int) -> ApiToken:
@@ -50,6 +51,7 @@ SAMPLE_BODIES = {
     "permissions_api.create_rule": lambda ctx: {"user_id": ctx["member_id"], "effect": "allow",
                                                 "target": "dashboard.view", "reason": "sample"},
     "permissions_api.check": lambda ctx: {"user_id": ctx["member_id"], "action": "tokens.view"},
+    "users_api.update_user": lambda ctx: {"role": "manager"},
 }
 
 
@@ -89,7 +91,11 @@ def scoped(issue, create_user):
     rule = create_rule(Actor(admin.user), admin.tenant, user_id=member.id, effect="allow",
                        target="dashboard.view", reason="exists")
     db.session.commit()
-    ctx = {"token_id": target.token.id, "rule_id": rule.id, "member_id": member.id, "target_secret": target.secret}
+    session_row, _raw = start_session(member, ip="192.0.2.1", user_agent="pytest", now=utcnow(),
+                                      lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
+    db.session.commit()
+    ctx = {"token_id": target.token.id, "rule_id": rule.id, "member_id": member.id, "target_secret": target.secret,
+           "user_id": member.id, "session_id": session_row.id}
     for endpoint in ("tokens_api.revoke_token", "tokens_api.rotate_token"):  # one target each: changes stay apart
         ctx[endpoint, "token_id"] = issue(user=admin.user, tenant=admin.tenant, scope="read").token.id
     return admin, tokens, ctx
@@ -143,7 +149,7 @@ def test_another_tenants_ids_are_404(app, api, issue, scoped):
             continue
         problem_of(api(method, url, admin_b.secret, json=body), 404, "not_found")
         seen += 1
-    assert seen == 4  # show, revoke, rotate a token; delete a rule
+    assert seen == 7  # show, revoke, rotate a token; delete a rule; show, change a member; end a session
     assert {_db_token(v).status() for k, v in ctx_a.items() if "token_id" in k} == {"active"}
     assert db.session.get(PermissionRule, ctx_a["rule_id"]).deleted_at is None
     problem_of(api("post", "/api/v1/permissions/check", admin_b.secret,
