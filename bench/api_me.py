@@ -186,16 +186,20 @@ def seed(args: argparse.Namespace) -> str:
         db.session.execute(insert(ApiToken), rows)
     db.session.execute(text("UPDATE api_token SET chain_id = id"))
     db.session.commit()
+    settle_database()
+    return secret
+
+
+def settle_database() -> None:
+    """After seeding: planner statistics and a vacuumed table, as autovacuum would leave them; then (PostgreSQL) a
+    checkpoint, so writing out the new rows does not happen during the first measured run."""
     if db.engine.dialect.name == "postgresql":
-        # Planner statistics and a vacuumed table, as autovacuum would leave them; then a checkpoint, so writing
-        # out the 100,000 new rows does not happen during the first measured run.
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
             conn.execute(text("CHECKPOINT"))
     else:
         with db.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
-    return secret
 
 
 def usage_rows() -> int:

@@ -56,7 +56,7 @@ def parse_args() -> argparse.Namespace:
 
 def seed(args: argparse.Namespace) -> tuple[int, str]:
     """Users, profiles, one tenant; `sessions` rows over the users; returns (the bench user's id, its raw sid)."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import insert, select
 
     from app.core.crypto import Sealed, crypto
     from app.core.mixins import utcnow
@@ -103,13 +103,7 @@ def seed(args: argparse.Namespace) -> tuple[int, str]:
     if rows:
         db.session.execute(insert(UserSession), rows)
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-            conn.execute(text("CHECKPOINT"))
-    else:
-        with db.engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    api_me.settle_database()
     return user_ids[0], raw
 
 

@@ -59,7 +59,7 @@ def cases():
 
 def seed(members: int) -> int:
     """One tenant of `members` members (users, profiles, memberships) plus a small second tenant; its id."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import insert, select
 
     from app.core.mixins import utcnow
     from app.extensions import db
@@ -95,13 +95,7 @@ def seed(members: int) -> int:
     db.session.execute(insert(Membership), [{"tenant_id": other.id, "user_id": u, "role": Role.MEMBER,
                                              "created_at": now, "updated_at": now} for u in ids[:500]])
     db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-            conn.execute(text("CHECKPOINT"))
-    else:
-        with db.engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    api_me.settle_database()
     return tenant.id
 
 
