@@ -13,6 +13,7 @@ from app.auth.browser import known_user_id, remember_browser, still_valid
 from app.auth.forms import LoginForm
 from app.auth.services import LockPolicy, authenticate, record_sign_out
 from app.core.crypto import crypto
+from app.core.errors import refused_wait, render_error
 from app.core.fields import email_key
 from app.core.i18n import LOCALES, chosen_locale, remember_locale
 from app.core.mixins import utcnow
@@ -70,6 +71,23 @@ def login():
         form.form_errors.append(_("Sign-in failed. Check your email and password."))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (422 if form.is_submitted() else 200)
+
+
+@bp.errorhandler(429)
+def too_many_attempts(exc):
+    """Sign-in throttled: the form stays, with how long to wait (the same words and Retry-After as elsewhere)."""
+    retry, wait = refused_wait(exc)
+    if request.endpoint == "auth.login":
+        form = LoginForm()
+        form.form_errors.append(_("Too many sign-in attempts from here. %(wait)s", wait=wait))
+        response = current_app.make_response((render_template("auth/login.html", form=form), 429))
+    else:  # the other auth pages (forgot, reset): the usual 429 page
+        response = current_app.make_response(
+            render_error(429, "rate_limited", _("Too many requests. Wait a moment and try again."), wait))
+        response.status_code = 429
+    response.headers["Retry-After"] = str(retry)
+    response.hubx_retry_after = retry
+    return response
 
 
 @bp.post("/logout")

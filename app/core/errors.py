@@ -246,6 +246,14 @@ def _describe(exc: Exception) -> str:
     return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
 
 
+def refused_wait(exc: HTTPException) -> tuple[int, str]:
+    """A 429's wait: (seconds, in words), as the error page says it and the Retry-After header carries it. For a
+    page that answers a 429 itself (the sign-in form keeps its form): set `response.hubx_retry_after` to the
+    seconds, and the header keeps them (`_keep_the_said_wait`)."""
+    retry = getattr(exc, "retry_after", None) or _retry_after_from(exc)
+    return retry, _wait_text(retry)
+
+
 def _wait_text(seconds: int) -> str:
     """How long a refused client should wait, in words (whole minutes from two minutes up)."""
     if seconds >= 120:

@@ -77,7 +77,11 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    """Times are shown in the current tenant's zone, UTC elsewhere."""
+    """Times are shown in the person's own zone when they chose one (/account), else the current tenant's, else UTC
+    (or the API credential's hint)."""
+    if has_request_context() and not getattr(request, "is_api", False) and current_user \
+            and current_user.is_authenticated and current_user.profile is not None and current_user.profile.timezone:
+        return current_user.profile.timezone
     tenant = state.tenant
     if tenant is not None:
         return tenant.timezone

@@ -37,7 +37,9 @@ def page_of(statement: Select, page: int, per_page: int, *, clamp: bool = False,
 
     A page below 1 is the first. Past the end: the last page with `clamp`, else an empty page that keeps its
     number. `rows=True` for a statement of several columns or entities (items are rows, not scalars)."""
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
+    # the count keeps the statement's options (`include_deleted`, `all_tenants`): it counts what the page lists
+    counting = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = db.session.scalar(counting.execution_options(**statement.get_execution_options())) or 0
     page = max(1, page)
     if clamp:
         page = min(page, max(1, -(-total // per_page)))

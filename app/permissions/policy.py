@@ -100,23 +100,28 @@ class Policy:
     version: int
     rules: dict[tuple[str, str | None], tuple[CompiledRule, ...]]
     subject: Subject | None = None
+    #: the status is BLOCKED because a tenant admin suspended the membership here (not the account everywhere)
+    blocked_here: bool = False
 
     @classmethod
     def compile(cls, *, user_id: int, tenant_id: int, status: UserStatus, role: Role | None,
                 is_operator: bool, version: int, rules: list[PermissionRule] | list[Sequence],
-                subject: Subject | None = None) -> Policy:
+                subject: Subject | None = None, blocked_here: bool = False) -> Policy:
         index: dict[tuple[str, str | None], list[CompiledRule]] = {}
         for rule in rules:
             compiled = CompiledRule.of(rule)
             index.setdefault((compiled.module, compiled.action), []).append(compiled)
         # Deny rules first, so the first applicable rule of a bucket is the strongest.
         ordered = {k: tuple(sorted(v, key=lambda r: (r.effect != Effect.DENY, r.id))) for k, v in index.items()}
-        return cls(user_id, tenant_id, status, role, is_operator, version, ordered, subject)
+        return cls(user_id, tenant_id, status, role, is_operator, version, ordered, subject, blocked_here)
 
     def decide(self, key: str, resource: str | None = None, *, now: datetime | None = None,
                explain: bool = False) -> Decision:
         """Allowed or denied, and why. `key` is `module.action`; `resource` is `type:id` or None."""
         module, _, action = key.partition(".")
+        if self.blocked_here:
+            return Decision(False, str(_l("An administrator of this organization suspended your access here: "
+                                          "everything in it is denied. Your other organizations are not affected.")))
         if self.status != UserStatus.ACTIVE:
             return Decision(False, str(_l("The account is %(status)s: everything is denied.",
                                           status=self.status.value)))

@@ -126,6 +126,7 @@ def compile_policy(user_id: int, tenant_id: int, version: int) -> Policy:
     # the role stays, so the person still ranks as before (no one below them may act on them).
     status = UserStatus.BLOCKED if user.blocked_at is not None else user.status
     return Policy.compile(user_id=user_id, tenant_id=tenant_id, status=status, role=user.role,
+                          blocked_here=user.blocked_at is not None and user.status == UserStatus.ACTIVE,
                           is_operator=user.is_operator, version=version, rules=rules)
 
 

@@ -49,8 +49,10 @@ register_card(DashboardCard("sessions", "sessions/_card.html", 25, context=_card
 
 
 def _own_context(**extra) -> dict:
+    current = current_session_id()
     sessions = live_sessions_of(current_user.id, now=utcnow(), lifetimes=lifetimes())
-    return {"sessions": sessions, "current_id": current_session_id(), **extra}
+    sessions.sort(key=lambda row: row.id != current)  # this browser first, then the others, most recent first
+    return {"sessions": sessions, "current_id": current, **extra}
 
 
 @bp.get("/account/sessions")

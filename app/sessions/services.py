@@ -222,3 +222,11 @@ def end_member_session(actor: Actor, tenant_id: int, session_id: int, *, now: da
     audit.record("session.ended_by_admin", tenant_id=tenant_id, target_type="session", target_id=row.id,
                  details={"user_id": user.id}, **actor.meta())
     return user
+
+
+def why_ended(raw: str | None) -> str | None:
+    """Why the session of cookie id `raw` ended (an EndReason), or None when there is no such row (signed out,
+    cleaned up, never was): read only when the session check found no live session for a cookie that named one."""
+    if not raw or not isinstance(raw, str) or len(raw) > 100:
+        return None
+    return db.session.scalar(select(UserSession.end_reason).where(UserSession.digest == _digest(raw)))

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, flash, request, session
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 
 from app.core.mixins import utcnow
 from app.core.net import client_ip, user_agent
 from app.core.request_state import state
-from app.sessions.models import UserSession
-from app.sessions.services import Lifetimes, find_live, forget_session, mark_seen, renew_session, start_session
+from app.sessions.models import EndReason, UserSession
+from app.sessions.services import (
+    Lifetimes,
+    find_live,
+    forget_session,
+    mark_seen,
+    renew_session,
+    start_session,
+    why_ended,
+)
 from app.users.models import User
 
 #: the key of the session id in the Flask session cookie
@@ -42,8 +51,10 @@ def register_sessions(app: Flask, login_manager: LoginManager) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    found = find_live(session.get(SESSION_ID_KEY), now=utcnow(), lifetimes=lifetimes())
+    raw = session.get(SESSION_ID_KEY)
+    found = find_live(raw, now=utcnow(), lifetimes=lifetimes())
     if found is None:
+        _say_why_it_ended(raw)
         return None
     row, user = found
     if str(user.id) != user_id:
@@ -52,13 +63,39 @@ def _load_user(user_id: str) -> User | None:
     return user
 
 
+def _ended_messages() -> dict:
+    config = current_app.config
+    by_admin = _l("An administrator ended your session. Sign in again.")
+    return {
+        EndReason.IDLE: _l("You were signed out after %(minutes)d minutes without activity.",
+                           minutes=config["SESSION_IDLE_MINUTES"]),
+        EndReason.EXPIRED: _l("Your session reached its %(hours)d-hour limit. Sign in again.",
+                              hours=config["SESSION_ABSOLUTE_HOURS"]),
+        EndReason.ENDED_BY_USER: _l("This session was ended from another browser."),
+        EndReason.ENDED_BY_ADMIN: by_admin,
+        EndReason.BLOCKED: _l("An administrator blocked your access to an organization; your session there ended."),
+        EndReason.REMOVED: _l("An administrator removed you from an organization; your session there ended."),
+        EndReason.PASSWORD_CHANGED: _l("Your password was changed, so this session ended. Sign in with the new one."),
+    }
+
+
+def _say_why_it_ended(raw) -> None:
+    # Once: the dead id leaves the cookie, so the next request neither looks it up nor says it again.
+    if not raw:
+        return
+    session.pop(SESSION_ID_KEY, None)
+    message = _ended_messages().get(why_ended(raw))
+    if message is not None:
+        flash(str(message), "info")
+
+
 def _note_activity(response):
     if request.headers.get(POLL_HEADER) or not session.get(SESSION_ID_KEY) or response.status_code >= 500:
         return response
     current_user.is_authenticated  # noqa: B018 (runs the session check when the view never asked who it was)
     row: UserSession | None = state.user_session
     if row is not None:
-        tenant = state.tenant
+        tenant = state.tenant if response.status_code < 400 else None  # a refused tenant is not where they are
         mark_seen(row, now=utcnow(), tenant_id=tenant.id if tenant is not None else None)
     return response
 

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, case, func, or_, select
 from app import audit
 from app.auth.reset import send_reset
 from app.core.actor import Actor
-from app.core.errors import Conflict, DomainError, NotFound
+from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.fields import one_of
 from app.core.paging import Page, contains_text, page_of
 from app.extensions import db
@@ -125,8 +125,8 @@ def export_rows(tenant_id: int, query: MemberQuery, *, now: datetime) -> Iterato
     """Every member the list's filters pick, as plain tuples of EXPORT_COLUMNS, streamed in batches on a connection
     of its own: the export outlives the request's transaction (the response is written after it commits)."""
     picked = _statement(tenant_id, query, now).where(User.deleted_at.is_(None)).subquery()
-    columns = select(User.email, User.name, Membership.role, Membership.blocked_at, Profile.status,
-                     Profile.locked_until, Profile.last_login_at, Membership.created_at)
+    columns = select(User.email, User.name, Membership.role, Membership.deleted_at, Membership.blocked_at,
+                     Profile.status, Profile.locked_until, Profile.last_login_at, Membership.created_at)
     statement = (columns.join_from(User, Membership, and_(Membership.user_id == User.id,
                                                           Membership.tenant_id == tenant_id))
                  .join(Profile, Profile.user_id == User.id)
@@ -137,9 +137,9 @@ def export_rows(tenant_id: int, query: MemberQuery, *, now: datetime) -> Iterato
     def rows() -> Iterator[tuple]:
         with engine.connect() as connection:
             result = connection.execution_options(yield_per=500).execute(statement)
-            for email, name, role, blocked_at, status, locked_until, last_login_at, joined in result:
-                yield (email, name, str(role), "blocked" if blocked_at else str(status), locked_until,
-                       last_login_at, joined)
+            for email, name, role, removed_at, blocked_at, status, locked_until, last_login_at, joined in result:
+                state = "removed" if removed_at else "blocked" if blocked_at else str(status)
+                yield email, name, str(role), state, locked_until, last_login_at, joined
 
     return rows()
 
@@ -341,6 +341,8 @@ class BulkResult:
 
 def act_on_many(actor: Actor, tenant: Tenant, user_ids: list[int], action: Action, *, now: datetime) -> BulkResult:
     """Run `action` on each selected member; one refusal (the ceiling, the last owner) skips that person only."""
+    if not user_ids:
+        raise ValidationFailed(str(_l("Select at least one member first.")))
     result = BulkResult([], [])
     for user_id in dict.fromkeys(user_ids):  # once each, in the order given
         try:
@@ -382,7 +384,7 @@ def set_account_status(user: User, status: UserStatus, *, now: datetime, actor_i
     """A platform operator blocks (or reactivates) an account everywhere: every session ends at once, every token
     stops at its next request. Returns how many sessions ended."""
     user.profile.status = status
-    ended = end_user_sessions(user.id, reason=EndReason.BLOCKED, now=now) if status != UserStatus.ACTIVE else 0
+    ended = end_user_sessions(user.id, reason=EndReason.ENDED_BY_ADMIN, now=now) if status != UserStatus.ACTIVE else 0
     db.session.flush()
     audit.record("account.status_changed", actor_id=actor_id, target_type="user", target_id=user.id,
                  details={"status": str(status), "sessions_ended": ended})

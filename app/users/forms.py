@@ -35,8 +35,10 @@ class ProfileForm(GuardedForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), form_check(check_display_name)],
                        render_kw={"maxlength": 120, "autocomplete": "name"})
-    locale = SelectField(_l("Language"), choices=[SelectChoice(code, label) for code, label in LOCALES.items()],
-                         validators=[DataRequired(), form_check(check_locale)], validate_choice=False)
+    locale = SelectField(_l("Language"),
+                         choices=[SelectChoice("", _l("The organization's language")),
+                                  *(SelectChoice(code, label) for code, label in LOCALES.items())],
+                         validators=[Optional(), form_check(check_locale)], validate_choice=False)
     timezone = StringField(_l("Time zone"), validators=[Optional(), form_check(check_time_zone)],
                            render_kw={"list": "account-timezones", "autocomplete": "off", "spellcheck": "false",
                                       "autocapitalize": "none", "maxlength": 64})

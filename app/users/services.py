@@ -109,10 +109,10 @@ class NotAMember(NotFound):
     """The user named is not a member of the tenant (404: the same answer whether the user exists or not)."""
 
 
-def update_profile(user: User, *, name: str, locale: str, timezone: str | None) -> None:
+def update_profile(user: User, *, name: str, locale: str | None, timezone: str | None) -> None:
     """Change one's name, language and time zone (empty: the tenant's), each through its one check."""
     user.name = validated("name", check_display_name, name)
-    user.profile.locale = validated("locale", check_locale, locale)
+    user.profile.locale = validated("locale", check_locale, locale) if locale else None
     user.profile.timezone = validated("timezone", check_time_zone, timezone) if timezone else None
     db.session.flush()
 

@@ -126,7 +126,7 @@ def test_sign_in_is_rate_limited(client, create_user):
     retry = int(response.headers["Retry-After"])
     assert retry > 0
     body = response.get_data(as_text=True)
-    assert "Too many requests" in body
+    assert "Too many sign-in attempts from here." in body and 'name="password"' in body  # the form stays
     # the page says how long to wait, as the header does
     wait = f"Try again in {-(-retry // 60)} minutes." if retry >= 120 else f"Try again in {retry} second"
     assert wait in body, body
