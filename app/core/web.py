@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from flask import Flask, abort, current_app, request, url_for
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_decimal
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.exceptions import HTTPException
@@ -197,6 +197,7 @@ def register_templates(app: Flask) -> None:
     # a fresh one-time nonce for a button that posts through htmx (a global: macros see it without context)
     app.jinja_env.globals["form_nonce"] = formnonce.issue
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    app.jinja_env.filters["number"] = format_decimal  # 1,000 / 1.000 in the person's language
 
 
 def current_actor() -> Actor:

@@ -18,12 +18,13 @@ from app import audit
 from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.errors import NotFound
-from app.core.paging import Page, contains_text, page_of
+from app.core.paging import Page, page_of
 from app.extensions import db
 from app.permissions.ceiling import check_may_act_on
 from app.sessions.devices import device_label
 from app.sessions.models import EndReason, UserSession
 from app.users.models import Membership, User, UserStatus
+from app.users.search import person_matches
 
 #: bytes of randomness in a session id (256 bits; the issue's floor is 128)
 SESSION_ID_BYTES = 32
@@ -158,7 +159,7 @@ def tenant_session_page(tenant_id: int, *, now: datetime, lifetimes: Lifetimes, 
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
     )
     if search:
-        query = query.where(or_(contains_text(User.email, search), contains_text(User.name, search)))
+        query = query.where(person_matches(search))
     return page_of(query, page, per_page, clamp=clamp, rows=True)
 
 

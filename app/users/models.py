@@ -101,6 +101,9 @@ class User(UserMixin, TimestampMixin, SoftDeleteMixin, db.Model):
 for _column in ("email", "name"):
     Index(f"ix_user_account_{_column}_trgm", func.lower(User.__table__.c[_column]).label(f"{_column}_lower"),
           postgresql_using="gin", postgresql_ops={f"{_column}_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+    # a search of one or two characters matches the start (app/users/search.py): b-tree, pattern ops (migration 0009)
+    Index(f"ix_user_account_{_column}_prefix", func.lower(User.__table__.c[_column]).label(f"{_column}_lower"),
+          postgresql_ops={f"{_column}_lower": "text_pattern_ops"}).ddl_if(dialect="postgresql")
 
 
 class Membership(TenantScopedMixin, TimestampMixin, SoftDeleteMixin, db.Model):

@@ -29,6 +29,7 @@ from app.sessions.web import lifetimes
 from app.tokens.services import list_tokens
 from app.users import bp
 from app.users.admin import (
+    COUNT_UP_TO,
     EXPORT_COLUMNS,
     Action,
     MemberQuery,
@@ -76,7 +77,8 @@ def _args(query: MemberQuery) -> dict:
 
 def _list_context(notice: str | None = None, bulk=None, form=None) -> dict:
     query = query_of(request.args)
-    page = member_list(state.tenant, query, now=utcnow(), page=parse_page(request.args.get("page")), per_page=PER_PAGE)
+    page = member_list(state.tenant, query, now=utcnow(), page=parse_page(request.args.get("page")), per_page=PER_PAGE,
+                       count_up_to=COUNT_UP_TO)
     actor = current_actor()
     return {"page": page, "query": query, "args": _args(query), "notice": notice, "bulk": bulk, "form": form,
             "now": utcnow(), "manage": can("users.manage"),

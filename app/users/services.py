@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from app.core.errors import Conflict, NotFound
 from app.core.fieldadapters import validated
@@ -15,10 +15,11 @@ from app.core.fields import (
     check_time_zone,
     email_key,
 )
-from app.core.paging import Page, contains_text, page_of
+from app.core.paging import Page, page_of
 from app.extensions import db
 from app.tenants.models import Tenant
 from app.users.models import Membership, Profile, User, UserStatus
+from app.users.search import person_matches
 
 
 def normalise_email(email: str) -> str:
@@ -85,7 +86,7 @@ def member_page(tenant: Tenant, *, search: str | None = None, page: int = 1, per
     name (`clamp`: past the end, the last page)."""
     query = _members(tenant)
     if search:
-        query = query.where(or_(contains_text(User.email, search), contains_text(User.name, search)))
+        query = query.where(person_matches(search))
     return page_of(query, page, per_page, clamp=clamp, rows=True)
 
 

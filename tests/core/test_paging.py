@@ -63,9 +63,36 @@ def test_the_member_list_searches_in_sql_literally(member_of, create_user):
     assert [u.email for u, _ in member_page(tenant, search="ANN").items] == ["ann@example.com"]  # email, any case
     assert [u.email for u, _ in member_page(tenant, search="100%").items] == ["ann@example.com"]  # name; % is a %
     assert [u.email for u, _ in member_page(tenant, search="b_x").items] == ["bob_x@example.com"]  # _ is a _
-    assert member_page(tenant, search="%").total == 1
+    assert member_page(tenant, search="%").total == 0  # under three characters: the start only, and none starts with %
     last = member_page(tenant, page=9, per_page=2, clamp=True)
     assert (last.page, [u.email for u, _ in last.items]) == (2, ["zed@example.com"])
+
+
+def test_one_or_two_characters_match_the_start_of_the_email_or_the_name(member_of, create_user):
+    _, tenant = member_of(email="zed@example.com", name="Zed")
+    create_user("ann@example.com", tenant=tenant, name="Ann Lee")
+    create_user("bob@example.com", tenant=tenant, name="Bob Nnamdi")
+
+    def found(text):
+        return sorted(u.email for u, _ in member_page(tenant, search=text).items)
+
+    assert found("A") == ["ann@example.com"]
+    assert found("bo") == ["bob@example.com"]
+    assert found("nn") == []  # inside "ann" and "Nnamdi": not the start
+    assert found("nn@") == ["ann@example.com"]  # three: anywhere
+    assert found("Nna") == ["bob@example.com"]
+    assert found("le") == []  # "Lee" starts a word, not the name
+
+
+def test_a_capped_count_says_more_and_keeps_the_next_page(tenants):
+    statement = select(Tenant).order_by(Tenant.id)
+    capped = page_of(statement, 1, 3, count_up_to=5)
+    assert (capped.total, capped.exact, capped.has_next, len(capped.items)) == (5, False, True, 3)
+    deep = page_of(statement, 3, 2, count_up_to=5)  # past the cap: counts to the page's end, and sees one more
+    assert (deep.total, deep.exact, deep.has_next, _names(deep)) == (6, False, True, ["t5", "t6"])
+    assert page_of(statement, 1, 3, count_up_to=1000).exact
+    last = page_of(statement, 99, 3, count_up_to=5, clamp=True)  # past the end the count is exact: the last page
+    assert (last.exact, last.page, last.has_next) == (True, last.pages, False)
 
 
 def test_contains_text_is_case_insensitive(tenants):

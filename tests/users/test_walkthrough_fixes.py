@@ -61,3 +61,18 @@ def test_a_personal_time_zone_applies_on_tenant_pages_too(client, auth, member_o
     tokyo = admin.profile.last_login_at.astimezone(ZoneInfo("Asia/Tokyo"))
     assert f"{tokyo.hour % 12 or 12}:{tokyo.minute:02d}" in shown
     assert admin.profile.locale is None  # "the organization's language" chosen again
+
+
+def test_a_large_list_says_more_than_and_still_pages_on(client, auth, member_of, create_user, monkeypatch):
+    import app.users.routes as routes
+
+    admin, tenant = member_of(Role.ADMIN)
+    for n in range(5):
+        create_user(f"p{n}@example.com", tenant=tenant)
+    monkeypatch.setattr(routes, "PER_PAGE", 2)
+    monkeypatch.setattr(routes, "COUNT_UP_TO", 3)  # six members: the count stops at three
+    auth.login(admin)
+    html = client.get(f"/t/{tenant.slug}/users").get_data(as_text=True)
+    assert "More than 3 members." in html and "Page 1 of many" in html and 'rel="next"' in html
+    last = client.get(f"/t/{tenant.slug}/users?page=3").get_data(as_text=True)  # past the cap: counted exactly
+    assert "6 members." in last and "Page 3 of 3" in last and 'rel="next"' not in last
