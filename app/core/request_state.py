@@ -27,6 +27,8 @@ class RequestState:
     policy: Any
     #: the page request's server-side session (sessions.models.UserSession), found by the session check
     user_session: Any
+    #: the slug of that session's current tenant while its person is still a member there (for `/`), else None
+    session_tenant_slug: str | None
     #: the authenticated bearer of an API request (app.api.auth.Bearer)
     bearer: Any
     #: who acts in this request: built once, by the sign-in check (pages) or the bearer check (API)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, bindparam, or_, select, update
@@ -23,6 +24,7 @@ from app.extensions import db
 from app.permissions.ceiling import check_may_act_on
 from app.sessions.devices import device_label
 from app.sessions.models import EndReason, UserSession
+from app.tenants.models import Tenant
 from app.users.models import Membership, User, UserStatus
 from app.users.search import person_matches
 
@@ -66,14 +68,31 @@ def renew_session(row: UserSession) -> str:
 
 #: the session check's one statement, built once: the session by its digest (unique index) with its person and
 #: profile; the encrypted address and user agent are not read (only the session pages show them)
+# With the slug of the session's current tenant while the person is still a member there (as `page_tenant` finds
+# it: a membership blocked here still lands, and the tenant's gate says why): where `/` sends them, without a
+# query of its own. The tenant's pages check everything again when they open.
 _FIND_LIVE = (
-    select(UserSession, User).join(User, User.id == UserSession.user_id)
+    select(UserSession, User, Tenant.slug).join(User, User.id == UserSession.user_id)
+    .outerjoin(Membership, and_(Membership.tenant_id == UserSession.tenant_id,
+                                Membership.user_id == UserSession.user_id,
+                                Membership.deleted_at.is_(None)))
+    .outerjoin(Tenant, and_(Tenant.id == Membership.tenant_id, Tenant.deleted_at.is_(None)))
     .where(UserSession.digest == bindparam("digest"), UserSession.ended_at.is_(None))
     .options(defer(UserSession.ip), defer(UserSession.user_agent))
+    .execution_options(all_tenants=True)
 )
 
 
-def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> tuple[UserSession, User] | None:
+class LiveSession(NamedTuple):
+    """What the session check found: the row, its person, and the slug of the session's current tenant while
+    they may still land there (None otherwise)."""
+
+    row: UserSession
+    user: User
+    tenant_slug: str | None
+
+
+def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> LiveSession | None:
     """The live session of cookie id `raw` with its person (one indexed read), or None.
 
     A session past its idle or absolute limit is ended here, so it never works again even if the clock of the
@@ -83,7 +102,7 @@ def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> tuple[
     found = db.session.execute(_FIND_LIVE, {"digest": _digest(raw)}).first()
     if found is None:
         return None
-    row, user = found
+    row, user, tenant_slug = found
     if row.expires_at <= now:
         _end_rows([row.id], EndReason.EXPIRED, now)
         return None
@@ -92,7 +111,7 @@ def find_live(raw: str | None, *, now: datetime, lifetimes: Lifetimes) -> tuple[
         return None
     if user.deleted_at is not None or user.profile is None or user.profile.status != UserStatus.ACTIVE:
         return None
-    return row, user
+    return LiveSession(row, user, tenant_slug)
 
 
 def mark_seen(row: UserSession, *, now: datetime, tenant_id: int | None) -> bool:

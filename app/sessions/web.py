@@ -56,10 +56,11 @@ def _load_user(user_id: str) -> User | None:
     if found is None:
         _say_why_it_ended(raw)
         return None
-    row, user = found
+    row, user, tenant_slug = found
     if str(user.id) != user_id:
         return None
     state.user_session = row
+    state.session_tenant_slug = tenant_slug
     return user
 
 

@@ -61,7 +61,10 @@ register_settings_section(SettingsSection("general", _l("General"), "tenants/_se
 @bp.get("/")
 @login_required
 def home():
-    """Send a signed-in user to the tenant they last used, else the one they own (`landing_tenant`)."""
+    """Send a signed-in user to the tenant they last used, else the one they own (`landing_tenant`). The session
+    check already found the session's current tenant, when the person is still a member there: no query here."""
+    if state.session_tenant_slug:
+        return redirect(url_for("tenants.dashboard", slug=state.session_tenant_slug))
     tenant = landing_tenant(current_user, remembered_tenant())
     if tenant is None:
         return render_template("tenants/no_tenant.html")

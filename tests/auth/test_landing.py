@@ -140,3 +140,28 @@ def test_an_operator_without_tenants_chooses_one(client, auth, create_tenant, cr
     response = client.get("/")
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "Choose a tenant" in body and 'href="/t/acme/"' in body
+
+
+def test_landing_on_the_sessions_tenant_costs_no_query_beyond_the_session_check(client, auth, create_tenant,
+                                                                               create_user):
+    from tests.tokens.helpers import recorded_sql
+
+    user, acme, demo = _owner_of_demo(create_tenant, create_user, acme_role=Role.ADMIN)
+    auth.login(user)
+    assert client.get("/t/acme/").status_code == 200  # the session's current tenant: Acme
+    with recorded_sql() as sent:
+        assert _home(client) == "/t/acme/"
+    selects = [s for s in sent if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "user_session" in selects[0]  # the session read, which also found Acme's slug
+
+
+def test_a_member_removed_from_the_sessions_tenant_lands_elsewhere(client, auth, create_tenant, create_user):
+    from app.core.mixins import utcnow
+
+    user, acme, demo = _owner_of_demo(create_tenant, create_user, acme_role=Role.MEMBER)
+    auth.login(user)
+    client.get("/t/acme/")
+    membership = db.session.query(Membership).filter_by(tenant_id=acme.id, user_id=user.id).one()
+    membership.deleted_at = utcnow()  # removed (soft), as the users page does
+    db.session.commit()
+    assert _home(client) == "/t/demo/"
