@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from app.api import register_api
+from app.audit.labels import register_labels
 from app.auth import reset_routes  # noqa: F401 (its views join the auth blueprint)
 from app.auth import routes as auth_routes
 from app.auth import settings as auth_settings
@@ -129,6 +130,7 @@ def register_web(app: Flask) -> None:
         register_tenancy(app)
         register_sessions(app, login_manager)  # the session check (user loader); activity once the tenant is known
     register_templates(app)
+    register_labels(app)  # audit actions in words
 
 
 def register_blueprints(app: Flask) -> None:

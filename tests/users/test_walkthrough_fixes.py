@@ -76,3 +76,28 @@ def test_a_large_list_says_more_than_and_still_pages_on(client, auth, member_of,
     assert "More than 3 members." in html and "Page 1 of many" in html and 'rel="next"' in html
     last = client.get(f"/t/{tenant.slug}/users?page=3").get_data(as_text=True)  # past the cap: counted exactly
     assert "6 members." in last and "Page 3 of 3" in last and 'rel="next"' not in last
+
+
+def test_recent_events_are_in_words_in_the_readers_language(client, auth, member_of, create_user):
+    admin, tenant = member_of(Role.ADMIN)
+    member = create_user(tenant=tenant)
+    auth.login(admin)
+    client.post(f"/t/{tenant.slug}/users/{member.id}/block")
+    page = client.get(f"/t/{tenant.slug}/users/{member.id}").get_data(as_text=True)
+    assert "Blocked in this organization</span>" in page and ">member.blocked<" not in page
+    client.post("/account", {"name": admin.name, "locale": "pt_BR", "timezone": ""})
+    page = client.get(f"/t/{tenant.slug}/users/{member.id}").get_data(as_text=True)
+    assert "Bloqueado nesta organização</span>" in page
+
+
+def test_every_recorded_audit_action_has_words():
+    """A new `audit.record("…")` without a label would show its code: keep the registry complete."""
+    from pathlib import Path
+
+    from app.audit.labels import ACTION_LABELS
+
+    source = "\n".join(path.read_text() for path in (Path(__file__).parents[2] / "app").rglob("*.py"))
+    recorded = set(re.findall(r'(?:audit\.record|_audit)\(\s*"([a-z_]+\.[a-z_.]+)"', source))
+    recorded |= set(re.findall(r'"(operator\.(?:granted|revoked))"', source))
+    assert len(recorded) > 30
+    assert recorded - set(ACTION_LABELS) == set()
