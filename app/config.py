@@ -95,6 +95,22 @@ class Config:
             "TOKEN_USAGE_FLUSH_SECONDS": float(os.environ.get("TOKEN_USAGE_FLUSH_SECONDS") or 1.0),
             "FEATURE_MODULE_DENY_403": _bool("FEATURE_MODULE_DENY_403", True),
             "FEATURE_LOG_MODULE_DENIALS": _bool("FEATURE_LOG_MODULE_DENIALS", False),
+            # The second factor (app.twofactor): secrets sealed with MultiFernet, first key encrypts, all decrypt
+            "TWOFA_ENCRYPT_SECRETS": _bool("TWOFA_ENCRYPT_SECRETS", True),
+            "TWOFA_FERNET_KEYS": _list("TWOFA_FERNET_KEYS"),  # empty: ENCRYPTION_KEYS
+            "TWOFA_ISSUER": os.environ.get("TWOFA_ISSUER", "") or "Hubx Access",
+            "TWOFA_REMEMBER_DAYS": _int("TWOFA_REMEMBER_DAYS", 30),
+            "TWOFA_ENROLL_MINUTES": _int("TWOFA_ENROLL_MINUTES", 10),
+            "TWOFA_REAUTH_MINUTES": _int("TWOFA_REAUTH_MINUTES", 15),
+            "TWOFA_LOCK_AFTER": _int("TWOFA_LOCK_AFTER", 10),
+            "TWOFA_LOCK_MAX_MINUTES": _int("TWOFA_LOCK_MAX_MINUTES", 15),
+            "TWOFA_DISABLE_AFTER": _int("TWOFA_DISABLE_AFTER", 100),
+            "TWOFA_RATE_LIMIT": os.environ.get("TWOFA_RATE_LIMIT", "10 per minute;60 per hour"),
+            "TWOFA_EMAIL_CODE_DIGITS": _int("TWOFA_EMAIL_CODE_DIGITS", 8),
+            "TWOFA_EMAIL_CODE_MINUTES": _int("TWOFA_EMAIL_CODE_MINUTES", 10),
+            "TWOFA_EMAIL_CODE_TRIES": _int("TWOFA_EMAIL_CODE_TRIES", 5),
+            # salted and slow (recovery codes carry 80 bits); werkzeug's method string
+            "TWOFA_RECOVERY_HASH_METHOD": os.environ.get("TWOFA_RECOVERY_HASH_METHOD", "") or "scrypt:16384:8:1",
             **_mail_settings(),
         }
 
@@ -154,6 +170,7 @@ class TestConfig:
     RATELIMIT_ENABLED = True
     SERVER_NAME = None
     SMTP_HOST = ""  # the development outbox, whatever the environment says
+    TWOFA_RECOVERY_HASH_METHOD = "scrypt:1024:8:1"  # the same code path, a cheaper work factor
 
 
 def as_dict(obj) -> dict:
@@ -178,7 +195,7 @@ def ensure_keys(settings: dict, instance_path: str) -> list[str]:
             raise ConfigError(f"production needs these settings: {', '.join(missing)}")
         if dev_keys and any(_same_key(settings[k], dev_keys.get(k)) for k in KEY_SETTINGS):
             raise ConfigError("production refuses the development keys from instance/dev-keys.json")
-        for key in settings["ENCRYPTION_KEYS"]:
+        for key in [*settings["ENCRYPTION_KEYS"], *settings.get("TWOFA_FERNET_KEYS", [])]:
             _check_fernet_key(key)
         return []
 

@@ -10,4 +10,5 @@ def import_models() -> None:
     import app.sessions.models  # noqa: F401
     import app.tenants.models  # noqa: F401
     import app.tokens.models  # noqa: F401
+    import app.twofactor.models  # noqa: F401
     import app.users.models  # noqa: F401

@@ -26,6 +26,13 @@ class EndReason:
     RENEWED = "renewed"  # replaced by a new id at a privilege change
 
 
+class SessionStage:
+    """How far sign-in got (`UserSession.stage`); None is signed in."""
+
+    SECOND_FACTOR = "second_factor"
+    ENROLL = "enroll"
+
+
 class UserSession(TimestampMixin, db.Model):
     """A signed-in browser: the cookie carries a random id, this row only its digest."""
 
@@ -56,5 +63,10 @@ class UserSession(TimestampMixin, db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     #: why it ended (EndReason)
     end_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: how far sign-in got: NULL signed in; `second_factor` waiting for the second step; `enroll` must set up a
+    #: second factor first (SessionStage). A session short of NULL reaches only the routes marked for its stage.
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: the last time the person proved themselves again in this session (password or code; the step-up)
+    reauth_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     user: Mapped[User] = relationship(lazy="raise")

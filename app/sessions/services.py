@@ -47,15 +47,30 @@ def _digest(raw: str) -> str:
 
 
 def start_session(user: User, *, ip: str, user_agent: str, now: datetime, lifetimes: Lifetimes,
-                  tenant_id: int | None = None) -> tuple[UserSession, str]:
-    """A new session for `user` (a sign-in): the row and the raw id for the cookie (shown nowhere else)."""
+                  tenant_id: int | None = None, stage: str | None = None) -> tuple[UserSession, str]:
+    """A new session for `user` (a sign-in): the row and the raw id for the cookie (shown nowhere else). With a
+    `stage` (SessionStage) the session reaches only that stage's routes until `advance_session`."""
     raw = secrets.token_urlsafe(SESSION_ID_BYTES)
     row = UserSession(user_id=user.id, digest=_digest(raw), tenant_id=tenant_id, ip=ip or None,
                       user_agent=(user_agent or "")[:512] or None, device=device_label(user_agent),
-                      signed_in_at=now, last_seen_at=now, expires_at=now + lifetimes.absolute)
+                      signed_in_at=now, last_seen_at=now, expires_at=now + lifetimes.absolute, stage=stage)
     db.session.add(row)
     db.session.flush()
     return row, raw
+
+
+def advance_session(row: UserSession, stage: str | None, *, now: datetime) -> str:
+    """The next stage of sign-in (None: signed in), under a new id: the cookie of the stage before stops working.
+    Passing a stage is proving oneself, so it also counts as a step-up."""
+    row.stage = stage
+    row.reauth_at = now
+    return renew_session(row)
+
+
+def mark_reauthenticated(row: UserSession, now: datetime) -> None:
+    """The person proved themselves again in this session (the step-up)."""
+    row.reauth_at = now
+    db.session.flush()
 
 
 def renew_session(row: UserSession) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.mixins import SoftDeleteMixin, TimestampMixin
@@ -26,6 +27,10 @@ class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
     default_locale: Mapped[str] = mapped_column(String(8), nullable=False, default="pt_BR")
     #: failed sign-ins before a member's account is locked, when stricter than the platform's (NULL: the platform's)
     lock_after_failures: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: roles whose members must use a second factor here, comma-separated ("owner,admin"; empty: none)
+    twofa_required_roles: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
+    #: a member without an authenticator app may pass the second step with a code sent by email
+    twofa_email_codes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sa_false())
 
     def __repr__(self) -> str:
         return f"<Tenant {self.slug}>"

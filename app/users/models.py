@@ -150,6 +150,21 @@ class Profile(TimestampMixin, db.Model):
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: last successful sign-in (UTC)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The second factor's state and counters (kept by app.twofactor; shown on the member's detail page):
+    #: when the person's first authenticator app was confirmed; NULL: no second factor (the users list's filter)
+    twofa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: second steps passed, failed; recovery codes used; second-step attempts refused by the rate limit
+    twofa_successes: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    twofa_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    twofa_recovery_uses: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    twofa_rate_limited: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: consecutive failed second steps (a success resets it)
+    twofa_failure_streak: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: second step refused until this time (after TWOFA_LOCK_AFTER consecutive failures)
+    twofa_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: authenticator codes refused since (after TWOFA_DISABLE_AFTER consecutive failures): a recovery code or an
+    #: admin's reset brings the factor back
+    twofa_disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     user: Mapped[User] = relationship(back_populates="profile")
 
     def is_locked(self, now: datetime | None = None) -> bool:
