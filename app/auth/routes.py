@@ -21,7 +21,9 @@ from app.core.net import client_ip
 from app.core.ratelimit import limiter
 from app.core.web import request_meta, safe_next
 from app.permissions.resolver import warm_up
-from app.sessions.web import begin_session, end_current_session
+from app.sessions.models import SessionStage
+from app.sessions.web import begin_session, end_current_session, reachable_at, stage_url
+from app.twofactor.web import keep_next, stage_after_password
 from app.users.services import set_preferred_locale
 
 
@@ -60,11 +62,16 @@ def login():
                               known_browser=lambda user: still_valid(user, mark), **request_meta())
         if result.ok:
             next_url = safe_next(request.args.get("next"))
+            stage = stage_after_password(result.user)  # the second step, enrollment, or none
             session.clear()  # nothing from before sign-in survives it
             login_user(result.user)
-            begin_session(result.user)  # a new session id, every sign-in
-            warm_up(result.user)  # compile the user's policies now, not on their first page
-            response = redirect(next_url or url_for("tenants.home"))
+            begin_session(result.user, stage)  # a new session id, every sign-in
+            if stage is None:
+                warm_up(result.user)  # compile the user's policies now, not on their first page
+                response = redirect(next_url or url_for("tenants.home"))
+            else:
+                keep_next(next_url)
+                response = redirect(stage_url(stage))
             remember_browser(response, result.user)
             _keep_language(result.user, response)
             return response
@@ -91,6 +98,7 @@ def too_many_attempts(exc):
 
 
 @bp.post("/logout")
+@reachable_at(SessionStage.SECOND_FACTOR, SessionStage.ENROLL)
 @login_required
 def logout():
     """Sign out: the session's row is deleted, so its cookie never works again."""
@@ -113,6 +121,7 @@ def _keep_language(user, response) -> None:
 
 
 @bp.post("/locale")
+@reachable_at(SessionStage.SECOND_FACTOR, SessionStage.ENROLL)
 def set_locale():
     """Remember the chosen UI language: in this browser (a cookie, kept across sign-in), and on the profile when
     signed in."""

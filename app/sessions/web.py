@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, current_app, flash, request, session
+from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 
+from app.core.htmx import is_htmx
 from app.core.mixins import utcnow
 from app.core.net import client_ip, user_agent
 from app.core.request_state import state
-from app.sessions.models import EndReason, UserSession
+from app.sessions.models import EndReason, SessionStage, UserSession
 from app.sessions.services import (
     Lifetimes,
+    advance_session,
     find_live,
     forget_session,
     mark_seen,
@@ -44,6 +46,8 @@ def lifetimes() -> Lifetimes:
 def register_sessions(app: Flask, login_manager: LoginManager) -> None:
     """Check the server-side session on every page request; count activity once the tenant is known."""
     login_manager.user_loader(_load_user)
+    # First of the page hooks (before the tenant is looked up): a session short of signed in goes nowhere else.
+    app.before_request_funcs.setdefault(None, []).insert(0, _hold_at_stage)
     # After the view, before the request's commit (that hook was registered earlier, so it runs later): the write
     # joins the request's one transaction at its end, and holds no lock while the view works (on SQLite a write
     # lock taken early would block the view's own writers on other connections, such as the token usage log).
@@ -101,12 +105,71 @@ def _note_activity(response):
     return response
 
 
-def begin_session(user: User) -> UserSession:
-    """Start this browser's session for `user` (after the password was checked): a new id in the cookie."""
-    row, raw = start_session(user, ip=client_ip(), user_agent=user_agent(), now=utcnow(), lifetimes=lifetimes())
+def begin_session(user: User, stage: str | None = None) -> UserSession:
+    """Start this browser's session for `user` (after the password was checked): a new id in the cookie. With a
+    `stage` (SessionStage) the session reaches only the routes marked `reachable_at(stage)` until it advances."""
+    row, raw = start_session(user, ip=client_ip(), user_agent=user_agent(), now=utcnow(), lifetimes=lifetimes(),
+                             stage=stage)
     session[SESSION_ID_KEY] = raw
     state.user_session = row
     return row
+
+
+def advance_current_session(stage: str | None) -> None:
+    """This browser's session moves to `stage` (None: signed in) under a new id."""
+    row = state.user_session
+    if row is not None:
+        session[SESSION_ID_KEY] = advance_session(row, stage, now=utcnow())
+
+
+# -- the stages of sign-in: what a session short of signed in may reach --------------------------------------------
+
+#: the page each stage sends its session to (registered by the domain that serves it)
+_STAGE_PAGES: dict[str, str] = {}
+#: the views open at a stage; every other route refuses a session short of signed in (tests/security checks it
+#: against the route table)
+_STAGE_VIEWS: dict[str, set[str]] = {SessionStage.SECOND_FACTOR: set(), SessionStage.ENROLL: set()}
+
+
+def register_stage_page(stage: str, endpoint: str) -> None:
+    _STAGE_PAGES[stage] = endpoint
+
+
+def stage_url(stage: str) -> str:
+    """The page a session at `stage` is sent to."""
+    return url_for(_STAGE_PAGES.get(stage, "auth.login"))
+
+
+def reachable_at(*stages: str):
+    """Mark a view as open to sessions at these stages of sign-in (the second step's pages, sign-out)."""
+    def mark(view):
+        view.hubx_stages = frozenset(stages)
+        return view
+    return mark
+
+
+def reachable_views(stage: str) -> set[str]:
+    """The endpoints open at `stage` (for the route-table test)."""
+    return {endpoint for endpoint, view in current_app.view_functions.items()
+            if stage in getattr(view, "hubx_stages", ())}
+
+
+def _hold_at_stage():
+    if request.endpoint == "static" or not session.get(SESSION_ID_KEY):
+        return None
+    current_user.is_authenticated  # noqa: B018 (runs the session check: it finds the row and its stage)
+    row: UserSession | None = state.user_session
+    if row is None or row.stage is None:
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is not None and row.stage in getattr(view, "hubx_stages", ()):
+        return None
+    target = stage_url(row.stage)
+    if is_htmx():  # a fragment request: the whole page goes to the stage's page
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
 
 
 def renew_current_session() -> None:

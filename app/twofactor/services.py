@@ -26,7 +26,7 @@ from app.twofactor import browsers, codes, recovery, secrets, totp
 from app.twofactor.models import TotpDevice
 from app.users.models import Membership, Profile, Role, User
 
-register_kind("twofa_code", _l("Your Hubx Access sign-in code: %(code)s"), needs=("name", "code", "minutes"))
+register_kind("twofa_code", _l("Your Hubx Access code"), needs=("name", "code", "minutes"))
 register_kind("twofa_reset", _l("Your two-step sign-in was reset"), needs=("name", "tenant", "when"))
 
 #: at most this many authenticator apps a person (enrollments in progress included)
@@ -340,6 +340,14 @@ def send_code(user: User, *, session_id: int, purpose: str, now: datetime, local
     queue_email(user.email, "twofa_code", locale=user.profile.locale or locale,
                 context={"name": user.name or user.email, "code": code, "minutes": minutes})
     return minutes
+
+
+def forget_browser(actor: Actor, browser_id: int) -> None:
+    """Forget one of the person's remembered browsers (NotFound when it is not theirs or already gone)."""
+    if not browsers.forget(actor.user.id, browser_id):
+        raise NotFound(str(_l("That browser is not remembered any more.")))
+    audit.record("twofa.browser_forgotten", target_type="user", target_id=actor.user.id,
+                 details={"browser": browser_id}, **actor.meta())
 
 
 # -- an admin's reset -----------------------------------------------------------------------------------------------

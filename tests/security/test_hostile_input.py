@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
+import pyotp
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -38,6 +40,8 @@ from app.sessions.services import Lifetimes, start_session
 from app.tenants.models import Tenant
 from app.tokens import services, usage
 from app.tokens.models import ApiToken
+from app.twofactor.models import RememberedBrowser, TotpDevice
+from app.twofactor.secrets import seal
 from app.users.models import Role
 from tests.conftest import PASSWORD, Client
 from tests.security.route_table import ROUTES, api_routes
@@ -146,6 +150,19 @@ PAGES: dict[str, Page] = {
     "users.change_member_role": Page(form=("role",)),
     "users.confirm_bulk": Page(query=("bulk_action", "user_id", *USER_FILTERS)),
     "users.run_bulk": Page(query=USER_FILTERS, form=("bulk_action",), also=("user_id",)),
+    "twofactor.second_step": Page(query=("method",), form=("method", "code", "remember")),
+    "twofactor.send_sign_in_code": Page(),
+    "twofactor.security": Page(),
+    "twofactor.start_enrollment": Page(form=("name", "proof")),
+    "twofactor.enroll": Page(),
+    "twofactor.confirm_enrollment": Page(form=("code",)),
+    "twofactor.new_codes": Page(),
+    "twofactor.regenerate_codes": Page(form=("proof",)),
+    "twofactor.send_step_up_code": Page(form=("next",)),
+    "twofactor.confirm_remove": Page(),
+    "twofactor.remove_app": Page(form=("proof",)),
+    "twofactor.confirm_forget": Page(),
+    "twofactor.forget_browser": Page(),
     "api.openapi": Page(),
     "api.docs": Page(),
     "mail.outbox": Page(query=("page",)),
@@ -273,7 +290,8 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "new-rate_limit": "100", "new-ip_allow": "10.0.0.0/8", "new-ip_deny": "", "new-device_binding": "",
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
-        "policy-rotation_grace_minutes": "60",
+        "policy-rotation_grace_minutes": "60", "code": "123456", "method": "totp", "remember": "",
+        "proof": PASSWORD,
     }
     world.api_valid = {
         "name": "fuzz api token", "scope": "read", "expires_in_days": 30, "no_expiry": False, "rate_limit": 100,
@@ -324,11 +342,19 @@ def _targets(world: World) -> None:
     session_row, _raw = start_session(world.owner, ip="192.0.2.7", user_agent="pytest", now=utcnow(),
                                       lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
     message = queue_email(world.member.email, "test", locale="en", context={})
+    # an active app and a remembered browser of the owner (rows, not the services: the fuzzing removes some)
+    device = TotpDevice(user_id=world.owner.id, name="fuzz app", secret=seal(pyotp.random_base32(32)),
+                        confirmed_at=utcnow())
+    browser = RememberedBrowser(user_id=world.owner.id, digest=secrets.token_hex(32), device="pytest",
+                                expires_at=utcnow() + timedelta(days=1))
+    db.session.add_all([device, browser])
+    world.owner.profile.twofa_enabled_at = utcnow()
     db.session.commit()
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
                    "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
                    "secret": "a-reset-secret-that-matches-nothing",
-                   "message_id": str(message.id), "filename": "css/app.css"}
+                   "message_id": str(message.id), "filename": "css/app.css", "device_id": str(device.id),
+                   "browser_id": str(browser.id)}
     world.api_valid["token"] = target.secret
 
 

@@ -117,3 +117,31 @@ def test_a_deny_rule_closes_a_route_the_role_opens(app, client, auth, member_of)
     auth.login(user)
     response = client.get(f"/t/{tenant.slug}/settings")
     assert response.status_code == 403 and "frozen" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("stage", ["second_factor", "enroll"])
+def test_a_session_short_of_signed_in_reaches_only_its_stage(app, client, auth, member_of, stage):
+    """Until the second step passes (or the required app is enrolled), every route but the stage's own sends the
+    session to its stage's page: no page, no fragment (HX-Redirect), no account page. Driven by the route table,
+    so a new route cannot escape."""
+    from app.sessions.models import UserSession
+    from app.sessions.web import reachable_views
+
+    user, tenant = member_of(Role.OWNER)
+    auth.login(user)
+    db.session.query(UserSession).update({"stage": stage})
+    db.session.commit()
+    home = "/auth/2fa" if stage == "second_factor" else "/account/security"
+    with app.test_request_context():
+        open_here = reachable_views(stage)
+        cases = [(m, _url(r, slug=tenant.slug)) for r in _rules(app)
+                 if ROUTES[r.endpoint] != "public" and not ROUTES[r.endpoint].startswith("api:")
+                 and r.endpoint not in open_here for m in _methods(r)]
+    assert len(cases) > 40
+    assert open_here >= {"auth.logout", "auth.set_locale"} and "users.account" not in open_here
+    for method, url in cases:
+        response = _call(client, method, url)
+        assert response.status_code == 302 and response.headers["Location"].endswith(home), (method, url)
+    fragment = client.get(f"/t/{tenant.slug}/users", headers={"HX-Request": "true"})
+    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].endswith(home)
+    assert client.get(home).status_code == 200
