@@ -45,6 +45,16 @@ ACTION_LABELS = {
     "token.policy_changed": _l("API token policy changed"),
     "token.revoked": _l("API token revoked"),
     "token.rotated": _l("API token rotated"),
+    "twofa.device_added": _l("Authenticator app added"),
+    "twofa.device_removed": _l("Authenticator app removed"),
+    "twofa.recovery_regenerated": _l("New recovery codes made"),
+    "twofa.second_step": _l("Second sign-in step"),
+    "twofa.step_up": _l("Confirmed it's them again"),
+    "twofa.locked": _l("Second step locked after wrong codes"),
+    "twofa.disabled": _l("Authenticator codes turned off after wrong codes"),
+    "twofa.secret_unreadable": _l("Authenticator secret could not be read"),
+    "twofa.browser_forgotten": _l("Remembered browser forgotten"),
+    "member.twofa_reset": _l("Two-step sign-in reset by an admin"),
 }
 
 OUTCOME_LABELS = {"success": _l("succeeded"), "failure": _l("failed")}
