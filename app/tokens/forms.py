@@ -13,7 +13,15 @@ from datetime import timedelta
 
 from flask_babel import format_date, ngettext
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
@@ -67,6 +75,9 @@ class CreateTokenForm(LimitsFields, GuardedForm):
     scope = SelectField(_l("Scope"), validators=[DataRequired()], validate_choice=False)
     expires = SelectField(_l("Expiration"))
     expires_on = StringField(_l("Expiry day (with “A day of my choice”)"), render_kw={"type": "date"})
+    #: the step-up an admin-scope token asks for when the last proof is old (app.core.stepup)
+    proof = PasswordField(_l("Your password or a code"), validators=[Optional()],
+                          render_kw={"autocomplete": "current-password", "maxlength": 1024})
 
     def __init__(self, *args, ceiling: Scope | None, policy, now, time_zone: str | None, **kwargs):
         kwargs.setdefault("data", {}).setdefault("expires", str(policy.default_days))

@@ -13,6 +13,7 @@ from app.core.fields import valid_or_none
 from app.core.inputs import parse_id, parse_page, parse_text
 from app.core.mixins import utcnow
 from app.core.request_state import state
+from app.core.stepup import recently_proved
 from app.core.web import current_actor
 from app.permissions.gate import can, check
 from app.tokens import ceiling as token_ceiling
@@ -86,7 +87,8 @@ def create_ctx(form: CreateTokenForm | None = None, issued=None, focus: bool = F
     if refusal is None and ceiling is None:
         refusal = check("api.read").reason  # no token scope at all
     return {"form": form, "issued": issued, "ceiling": ceiling, "policy": policy, "can_create": decision.allowed,
-            "refusal": refusal, "ask": reports.who_to_ask(state.tenant) if refusal else [], "focus": focus}
+            "refusal": refusal, "ask": reports.who_to_ask(state.tenant) if refusal else [], "focus": focus,
+            "ask_proof": ceiling is not None and ceiling.covers(Scope.ADMIN) and not recently_proved()}
 
 
 def page_ctx(filters: dict, **create) -> dict:

@@ -22,11 +22,12 @@ from app.core.errors import Forbidden
 from app.core.forms import Saved, handle_form
 from app.core.htmx import htmx_target, is_htmx, oob
 from app.core.request_state import state
+from app.core.stepup import require_proof
 from app.core.web import current_actor
 from app.permissions.gate import require
 from app.tokens import bp, pagectx, reveal, services, usage
 from app.tokens.forms import LimitsForm, RevokeForm, RotateForm
-from app.tokens.models import ApiToken
+from app.tokens.models import ApiToken, Scope
 
 log = logging.getLogger(__name__)
 TEMPLATE = "tokens/page.html"
@@ -82,11 +83,16 @@ def create_token(slug: str):
         args = pagectx.list_args(pagectx.filters_of(request.form)) if is_htmx() else {}
         return redirect(pagectx.list_url(**args), 303)
 
-    return handle_form(pagectx.create_form(ctx["ceiling"], ctx["policy"]), lambda form: services.create_token(
-        current_actor(), state.tenant, current_user._get_current_object(), name=form.name.data,
-        scope=form.scope.data, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
-        ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data), **form.lifetime(),
-    ), render=render, done=created, before=before)
+    def run(form):
+        if form.scope.data == Scope.ADMIN.value:
+            require_proof(form.proof.data)  # an admin-scope token: a recent proof of who one is (step-up)
+        return services.create_token(
+            current_actor(), state.tenant, current_user._get_current_object(), name=form.name.data,
+            scope=form.scope.data, rate_limit=form.rate_limit.data, ip_allow=form.ip_allow.data,
+            ip_deny=form.ip_deny.data, device_binding=bool(form.device_binding.data), **form.lifetime())
+
+    return handle_form(pagectx.create_form(ctx["ceiling"], ctx["policy"]), run, render=render, done=created,
+                       before=before)
 
 
 # ---------------------------------------------------------------- one token

@@ -14,6 +14,7 @@ from app.core.forms import Saved, handle_form
 from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.core.request_state import state
+from app.core.stepup import Prover, register_prover, require_proof
 from app.core.web import current_actor, request_meta, safe_next
 from app.extensions import db
 from app.permissions.resolver import warm_up
@@ -176,11 +177,13 @@ def _security_page(add_form=None, codes_form=None, status: int = 200):
 
 
 def _prove(form) -> None:
-    """The step-up a sensitive form asks for when the last proof is old: the password, an app's code or an
-    emailed code, typed in the form's `proof` field."""
-    if recently_proved():
-        return
-    typed = (form.proof.data or "").strip()
+    """The step-up a sensitive form asks for when the last proof is old (typed in the form's `proof` field)."""
+    require_proof(form.proof.data)
+
+
+def _check_proof(typed: str | None) -> None:
+    """Check a typed proof: the password, an app's code or an emailed step-up code; noted on the session."""
+    typed = (typed or "").strip()
     if not typed:
         raise ValidationFailed(_("Confirm it's you: type your password or a code."), field="proof")
     user = _user()
@@ -199,6 +202,9 @@ def _prove(form) -> None:
         db.session.commit()  # the failure counts although the form's refusal rolls the rest back
         raise ValidationFailed(message, field="proof")
     note_step_up()
+
+
+register_prover(Prover(recent=recently_proved, prove=_check_proof))
 
 
 @bp.get("/account/security")

@@ -85,44 +85,31 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_auth_code_session_id'), ['session_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_auth_code_user_id'), ['user_id'], unique=False)
 
-    with op.batch_alter_table('profile', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('twofa_enabled_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('twofa_successes', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('twofa_failures', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('twofa_recovery_uses', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('twofa_rate_limited', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('twofa_failure_streak', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('twofa_locked_until', sa.DateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('twofa_disabled_at', sa.DateTime(timezone=True), nullable=True))
-
-    with op.batch_alter_table('tenant', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('twofa_required_roles', sa.String(length=64), server_default='', nullable=False))
-        batch_op.add_column(sa.Column('twofa_email_codes', sa.Boolean(), server_default=sa.false(), nullable=False))
-
-    with op.batch_alter_table('user_session', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('stage', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('reauth_at', sa.DateTime(timezone=True), nullable=True))
-
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch that recreates a table drops its policy-version
+    # triggers (migration 0004), and these columns need no table rebuild on either database.
+    op.add_column('profile', sa.Column('twofa_enabled_at', sa.DateTime(timezone=True), nullable=True))
+    for counter in ('twofa_successes', 'twofa_failures', 'twofa_recovery_uses', 'twofa_rate_limited',
+                    'twofa_failure_streak'):
+        op.add_column('profile', sa.Column(counter, sa.Integer(), server_default='0', nullable=False))
+    op.add_column('profile', sa.Column('twofa_locked_until', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('profile', sa.Column('twofa_disabled_at', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('tenant', sa.Column('twofa_required_roles', sa.String(length=64), server_default='',
+                                      nullable=False))
+    op.add_column('tenant', sa.Column('twofa_email_codes', sa.Boolean(), server_default=sa.false(),
+                                      nullable=False))
+    op.add_column('user_session', sa.Column('stage', sa.String(length=16), nullable=True))
+    op.add_column('user_session', sa.Column('reauth_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('user_session', schema=None) as batch_op:
-        batch_op.drop_column('reauth_at')
-        batch_op.drop_column('stage')
-
-    with op.batch_alter_table('tenant', schema=None) as batch_op:
-        batch_op.drop_column('twofa_email_codes')
-        batch_op.drop_column('twofa_required_roles')
-
-    with op.batch_alter_table('profile', schema=None) as batch_op:
-        batch_op.drop_column('twofa_disabled_at')
-        batch_op.drop_column('twofa_locked_until')
-        batch_op.drop_column('twofa_failure_streak')
-        batch_op.drop_column('twofa_rate_limited')
-        batch_op.drop_column('twofa_recovery_uses')
-        batch_op.drop_column('twofa_failures')
-        batch_op.drop_column('twofa_successes')
-        batch_op.drop_column('twofa_enabled_at')
+    # Plain DROP COLUMN (SQLite 3.35+), not batch mode, for the reason given in upgrade().
+    for column in ('reauth_at', 'stage'):
+        op.drop_column('user_session', column)
+    for column in ('twofa_email_codes', 'twofa_required_roles'):
+        op.drop_column('tenant', column)
+    for column in ('twofa_disabled_at', 'twofa_locked_until', 'twofa_failure_streak', 'twofa_rate_limited',
+                   'twofa_recovery_uses', 'twofa_failures', 'twofa_successes', 'twofa_enabled_at'):
+        op.drop_column('profile', column)
 
     with op.batch_alter_table('auth_code', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auth_code_user_id'))

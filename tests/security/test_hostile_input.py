@@ -124,7 +124,8 @@ PAGES: dict[str, Page] = {
     "tokens.page": Page(query=TOKEN_FILTERS, targets=("tokens-list", "tokens-create")),
     "tokens.create_token": Page(query=TOKEN_FILTERS, also=TOKEN_FILTERS,
                                 form=("new-name", "new-scope", "new-expires", "new-expires_on",
-                                      "new-rate_limit", "new-ip_allow", "new-ip_deny", "new-device_binding")),
+                                      "new-rate_limit", "new-ip_allow", "new-ip_deny", "new-device_binding",
+                                      "new-proof")),
     "tokens.show_token": Page(targets=("token-detail",)),
     "tokens.confirm_revoke": Page(query=("reason", "back")),
     "tokens.revoke_token": Page(form=("reason", "back")),
@@ -291,7 +292,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
         "policy-rotation_grace_minutes": "60", "code": "123456", "method": "totp", "remember": "",
-        "proof": PASSWORD,
+        "proof": PASSWORD, "new-proof": PASSWORD,
     }
     world.api_valid = {
         "name": "fuzz api token", "scope": "read", "expires_in_days": 30, "no_expiry": False, "rate_limit": 100,
