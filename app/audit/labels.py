@@ -45,6 +45,8 @@ ACTION_LABELS = {
     "token.policy_changed": _l("API token policy changed"),
     "token.revoked": _l("API token revoked"),
     "token.rotated": _l("API token rotated"),
+    "twofa.metrics_reset": _l("Two-step sign-in counters reset by an operator"),
+    "twofa.secrets_reencrypted": _l("Authenticator app secrets re-encrypted by an operator"),
 }
 
 OUTCOME_LABELS = {"success": _l("succeeded"), "failure": _l("failed")}
