@@ -156,6 +156,7 @@ def register_commands(app: Flask) -> None:
     from app.sessions.cli import register_session_commands
     from app.tenants.cli import demo_cli, tenants_cli
     from app.tokens.cli import register_token_commands
+    from app.twofactor.cli import register_twofa_commands
     from app.users.cli import register_user_commands
 
     app.cli.add_command(tenants_cli)
@@ -167,3 +168,4 @@ def register_commands(app: Flask) -> None:
     register_session_commands(app)
     register_user_commands(app)
     register_mail_commands(app)
+    register_twofa_commands(app)

@@ -55,6 +55,8 @@ ACTION_LABELS = {
     "twofa.secret_unreadable": _l("Authenticator secret could not be read"),
     "twofa.browser_forgotten": _l("Remembered browser forgotten"),
     "member.twofa_reset": _l("Two-step sign-in reset by an admin"),
+    "twofa.metrics_reset": _l("Two-step sign-in counters reset by an operator"),
+    "twofa.secrets_reencrypted": _l("Authenticator app secrets re-encrypted by an operator"),
 }
 
 OUTCOME_LABELS = {"success": _l("succeeded"), "failure": _l("failed")}

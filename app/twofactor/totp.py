@@ -53,7 +53,8 @@ def step_of(now: datetime) -> int:
 
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The step (T-1, T or T+1) whose code `code` is, or None."""
-    if len(code) != DIGITS or not code.isdigit():
+    # ASCII digits only: str.isdigit() also accepts "１２３４５６" and "²", which compare_digest refuses to compare
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     current = step_of(now)
