@@ -248,10 +248,10 @@ def enroll(device_id: int):
     """Scan the QR code (or type the key), then type the code the app shows."""
     try:
         device = services.pending(current_user.id, device_id, now=utcnow(), enroll_minutes=enroll_minutes())
+        return _enroll_page(device, ConfirmAppForm(formdata=None))
     except DomainError as exc:
         flash(str(exc), "error")
         return redirect(url_for("twofactor.security"))
-    return _enroll_page(device, ConfirmAppForm(formdata=None))
 
 
 @bp.post("/account/security/apps/<id:device_id>/enroll")
@@ -267,13 +267,20 @@ def confirm_enrollment(device_id: int):
         return redirect(url_for("twofactor.security"))
     form = ConfirmAppForm()
     if not form.validate_on_submit():
-        return _enroll_page(device, form, 422)
+        try:
+            return _enroll_page(device, form, 422)
+        except DomainError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("twofactor.security"))
     try:
         new_codes = services.confirm_enrollment(current_actor(), device.id, form.code.data, now=utcnow(),
                                                 enroll_minutes=enroll_minutes())
     except ValidationFailed as exc:
         form.code.errors = [str(exc)]
         return _enroll_page(device, form, 422)
+    except DomainError as exc:  # the enrollment ended meanwhile, or its secret can no longer be read
+        flash(str(exc), "error")
+        return redirect(url_for("twofactor.security"))
     if state.user_session.stage == SessionStage.ENROLL:
         advance_current_session(None)  # the requirement is met: signed in, under a new id
         warm_up(_user())

@@ -157,8 +157,12 @@ def pending(user_id: int, device_id: int, *, now: datetime, enroll_minutes: int)
 
 
 def enrollment_secret(device: TotpDevice) -> str:
-    """The secret of an enrollment in progress (the page shows it until the first code confirms it)."""
-    return secrets.unseal(device.secret)
+    """The secret of an enrollment in progress (the page shows it until the first code confirms it); one no key
+    opens any more (the keys changed meanwhile) ends the enrollment."""
+    try:
+        return secrets.unseal(device.secret)
+    except secrets.SecretUnreadable:
+        raise NotFound(str(_l("This enrollment has ended. Start again to add the app."))) from None
 
 
 def confirm_enrollment(actor: Actor, device_id: int, code: str, *, now: datetime,
@@ -167,7 +171,7 @@ def confirm_enrollment(actor: Actor, device_id: int, code: str, *, now: datetime
     show once; None when the person already has codes)."""
     user = actor.user
     device = pending(user.id, device_id, now=now, enroll_minutes=enroll_minutes)
-    step = totp.matching_step(secrets.unseal(device.secret), _digits(code), now)
+    step = totp.matching_step(enrollment_secret(device), _digits(code), now)
     if step is None or not totp.claim_step(device.id, step, now):
         raise ValidationFailed(str(_l("That code does not match. Type the 6 digits the app shows now.")),
                                field="code")
