@@ -94,3 +94,26 @@ def test_enroll_from_the_qr_code_then_sign_in_with_a_code_and_a_recovery_code(pa
         expect(page.get_by_role("status").first).to_contain_text("You have 2 recovery codes left")
         page.goto("/account/security")
         expect(page.locator("#codes-low")).to_be_visible()
+
+
+def test_enrolling_on_a_phone_without_javascript(browser, live_server, member_of, create_tenant, page_errors):
+    """The enrollment page fits a phone (no sideways scroll, the QR code inside the screen) and works with scripts
+    off: the QR code is an image made on the server, the forms are plain forms."""
+    from tests.e2e.conftest import PHONE_WIDTH, _finish, _new_page
+
+    user, _tenant = member_of(Role.MEMBER, tenant=create_tenant(default_locale="en"), email="phone@example.com")
+    context, pg = _new_page(browser, live_server, page_errors, java_script_enabled=False,
+                            viewport={"width": PHONE_WIDTH, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        sign_in(pg, user.email)
+        pg.goto("/account/security")
+        pg.get_by_label("Name of the app or device").fill("Phone")
+        pg.get_by_role("button", name="Continue").click()
+        box = pg.locator("#qr-code svg").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH
+        secret = parse_qs(urlsplit(_read_qr(pg)).query)["secret"][0]
+        pg.get_by_label("The 6-digit code the app shows").fill(pyotp.TOTP(secret).now())
+        pg.get_by_role("button", name="Turn on").click()
+        expect(pg.locator("#recovery-codes li")).to_have_count(10)
+    finally:
+        _finish(context, pg, page_errors, scripts=False)

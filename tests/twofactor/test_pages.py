@@ -82,3 +82,15 @@ def test_the_enrollment_page_shows_a_qr_code_of_the_same_key(client, auth, membe
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "<svg" in page and 'viewBox="' in page
     assert unescape(_key(page))
+
+
+def test_the_second_step_speaks_the_persons_language(client, auth, member_of):
+    user, _tenant = member_of()
+    auth.login(user)
+    enroll(client)
+    client.post("/account", {"name": user.name, "locale": "pt_BR", "timezone": ""})
+    auth.logout()
+    auth.login(user)
+    page = client.get("/auth/2fa").get_data(as_text=True)
+    assert 'lang="pt-BR"' in page or 'lang="pt_BR"' in page
+    assert "Verificação em duas etapas" in page and "Usar um código de recuperação" in page
