@@ -58,6 +58,13 @@ def _methods(user) -> list[Method]:
     return [Method.EMAIL]
 
 
+def _chosen_method(user) -> tuple[list[Method], Method]:
+    """The person's ways past the second step, and the one this request asks for (the first by default)."""
+    methods = _methods(user)
+    asked = request.values.get("method", "")
+    return methods, (Method(asked) if asked in {str(m) for m in methods} else methods[0])
+
+
 def _refused(result) -> str:
     if result.refusal == Refusal.REPLAYED:
         return _("That code was used already. Wait for the app to show the next one.")
@@ -89,9 +96,7 @@ def second_step():
     if row is None or row.stage != SessionStage.SECOND_FACTOR:
         return redirect(url_for("tenants.home"))
     user = _user()
-    methods = _methods(user)
-    asked = request.values.get("method", "")
-    method = Method(asked) if asked in {str(m) for m in methods} else methods[0]
+    methods, method = _chosen_method(user)
     form = SecondStepForm(data={"method": str(method)})
     if not form.validate_on_submit():
         return _second_step_page(form, method, methods), (422 if form.is_submitted() else 200)
@@ -145,9 +150,7 @@ def too_many_codes(exc):
     message = _("Too many attempts from here. %(wait)s", wait=wait)
     row = state.user_session
     if request.endpoint == "twofactor.second_step" and row is not None and row.stage == SessionStage.SECOND_FACTOR:
-        methods = _methods(_user())
-        asked = request.values.get("method", "")
-        method = Method(asked) if asked in {str(m) for m in methods} else methods[0]
+        methods, method = _chosen_method(_user())
         form = SecondStepForm(data={"method": str(method)})
         form.form_errors.append(message)
         response = current_app.make_response((_second_step_page(form, method, methods), 429))
