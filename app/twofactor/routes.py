@@ -375,6 +375,9 @@ def remove_app(device_id: int):
     """Remove an authenticator app (the last one turns two-step sign-in off)."""
     form = ProofForm()
     device = _own_app(device_id)
+    if device is None:
+        flash(_("No such authenticator app."), "error")
+        return redirect(url_for("twofactor.security"), 303)
 
     def run(bound):
         _prove(bound)

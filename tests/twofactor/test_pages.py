@@ -94,3 +94,17 @@ def test_the_second_step_speaks_the_persons_language(client, auth, member_of):
     page = client.get("/auth/2fa").get_data(as_text=True)
     assert 'lang="pt-BR"' in page or 'lang="pt_BR"' in page
     assert "Verificação em duas etapas" in page and "Usar um código de recuperação" in page
+
+
+def test_someone_elses_app_cannot_be_removed(client, make_client, auth, member_of, create_user):
+    user, tenant = member_of()
+    other = create_user(tenant=tenant)
+    auth.login(user)
+    enroll(client)
+    device = db.session.scalar(select(TotpDevice))
+    theirs = make_client()
+    auth.login(other, client=theirs)
+    refused = theirs.post(f"/account/security/apps/{device.id}/remove", {}, follow_redirects=True)
+    assert "No such authenticator app." in refused.get_data(as_text=True)
+    assert theirs.get(f"/account/security/apps/{device.id}/remove").status_code == 302
+    assert db.session.get(TotpDevice, device.id) is not None
