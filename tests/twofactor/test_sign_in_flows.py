@@ -203,3 +203,25 @@ def test_the_second_step_is_rate_limited_per_address_and_counted(client, auth, m
     assert "Too many attempts from here" in last.get_data(as_text=True)
     db.session.expire_all()
     assert user.profile.twofa_rate_limited == 2
+
+
+def test_a_password_reset_never_passes_the_second_step(client, auth, member_of):
+    from app.auth.reset import request_reset
+    from app.core.mixins import utcnow
+
+    user, _tenant = member_of()
+    auth.login(user)
+    enroll(client)
+    auth.logout()
+    request_reset(user.email, now=utcnow(), lifetime=timedelta(minutes=30), link=lambda s: f"/auth/reset/{s}",
+                  locale="en", ip="192.0.2.1", user_agent="pytest", request_id="r")
+    db.session.commit()
+    message = db.session.scalar(select(EmailMessage).where(EmailMessage.kind == "password_reset"))
+    link = re.search(r"(/auth/reset/[\w-]+)", message.text_body).group(1)
+    client.get(link)
+    client.csrf = None
+    assert client.get("/auth/reset").status_code == 200
+    new = "a brand new long password 7"
+    done = client.post("/auth/reset", {"password": new, "confirm": new})
+    assert done.headers["Location"].endswith("/auth/login")
+    assert auth.login(user, password=new).headers["Location"].endswith("/auth/2fa")
