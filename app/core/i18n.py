@@ -54,6 +54,12 @@ def remember_locale(response: Response, locale: str) -> None:
                         secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
 
 
+def forget_locale(response: Response) -> None:
+    """This browser no longer holds a language of its own (the person's or the organization's applies)."""
+    response.delete_cookie(LOCALE_COOKIE, samesite="Lax", httponly=True,
+                           secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+
+
 def select_locale() -> str:
     """The locale for this request; commands and jobs (no request) speak English."""
     if not has_request_context():

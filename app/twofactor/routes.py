@@ -4,8 +4,8 @@ apps enrolled from a QR code, recovery codes, remembered browsers). Thin views: 
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from app.core.crypto import crypto
@@ -80,6 +80,9 @@ def _refused(result) -> str:
 
 def _second_step_page(form, method: Method, methods: list[Method]):
     user = _user()
+    if method == Method.RECOVERY:  # letters and digits: a full keyboard, no one-time-code autofill
+        form.code.render_kw = {**form.code.render_kw, "inputmode": "text", "autocomplete": "off",
+                               "autocapitalize": "characters"}
     return render_template("twofactor/second_step.html", form=form, method=method, methods=methods,
                            code_sent=codes.has_live(state.user_session.id, codes.SIGN_IN, utcnow())
                            if method == Method.EMAIL else False,
@@ -100,6 +103,10 @@ def second_step():
     form = SecondStepForm(data={"method": str(method)})
     if not form.validate_on_submit():
         return _second_step_page(form, method, methods), (422 if form.is_submitted() else 200)
+    misshaped = services.shape_problem(method, form.code.data)
+    if misshaped is not None:  # not a code of this kind at all: said so, not counted as a guess
+        form.code.errors = [misshaped]
+        return _second_step_page(form, method, methods), 422
     result = services.check_step(user, method, form.code.data, session_id=row.id, purpose=codes.SIGN_IN,
                                  now=utcnow(), limits=limits(), meta=request_meta())
     if not result.ok:
@@ -122,6 +129,9 @@ def _warn_if_few_codes(user_id: int) -> None:
         flash(ngettext("You have %(num)d recovery code left. Make a new set under Two-step sign-in.",
                        "You have %(num)d recovery codes left. Make a new set under Two-step sign-in.", left),
               "warning")
+    else:
+        flash(ngettext("You used a recovery code; %(num)d is left.", "You used a recovery code; %(num)d are left.",
+                       left), "info")
 
 
 @bp.post("/auth/2fa/send")
@@ -134,7 +144,7 @@ def send_sign_in_code():
     if row is None or row.stage != SessionStage.SECOND_FACTOR or Method.EMAIL not in _methods(_user()):
         return redirect(url_for("twofactor.second_step"))
     minutes = services.send_code(_user(), session_id=row.id, purpose=codes.SIGN_IN, now=utcnow(),
-                                 locale=str(request.accept_languages.best or "en"))
+                                 locale=str(get_locale()))
     flash(_("We sent a code to %(email)s. It works for %(minutes)d minutes.", email=_user().email,
             minutes=minutes), "success")
     return redirect(url_for("twofactor.second_step", method="email"))
@@ -175,8 +185,15 @@ def _security_page(add_form=None, codes_form=None, status: int = 200):
         codes_left=recovery.remaining(user.id), low=recovery.LOW, need=need,
         enrolling=state.user_session.stage == SessionStage.ENROLL,
         remembered=[(b, browsers.is_this_one(b, raw)) for b in remembered],
-        add_form=add_form or AddAppForm(formdata=None), codes_form=codes_form or ProofForm(formdata=None),
+        add_form=_proof_id(add_form or AddAppForm(formdata=None), "add-proof"),
+        codes_form=_proof_id(codes_form or ProofForm(formdata=None), "codes-proof"),
         proved=recently_proved()), status
+
+
+def _proof_id(form, field_id: str):
+    """Two forms on one page each ask for a proof: give each field its own id (labels and hints follow)."""
+    form.proof.id = form.proof.label.field_id = field_id
+    return form
 
 
 def _prove(form) -> None:
@@ -309,7 +326,9 @@ def new_codes():
         flash(_("Recovery codes are shown only once. Make a new set if you did not keep them."), "info")
         return redirect(url_for("twofactor.security"))
     state.no_store = True
-    return render_template("twofactor/codes.html", codes=shown, text="\n".join(shown) + "\n")
+    heading = _("Hubx Access recovery codes for %(email)s, made %(when)s. Each works once.",
+                email=current_user.email, when=format_datetime(utcnow(), "short"))
+    return render_template("twofactor/codes.html", codes=shown, text="\n".join([heading, "", *shown]) + "\n")
 
 
 @bp.post("/account/security/recovery-codes")
@@ -336,7 +355,7 @@ def regenerate_codes():
 def send_step_up_code():
     """Email a code to confirm a sensitive action (for people who would rather not type their password)."""
     minutes = services.send_code(_user(), session_id=state.user_session.id, purpose=codes.STEP_UP, now=utcnow(),
-                                 locale=str(request.accept_languages.best or "en"))
+                                 locale=str(get_locale()))
     flash(_("We sent a code to %(email)s. It works for %(minutes)d minutes.", email=_user().email,
             minutes=minutes), "success")
     return redirect(safe_next(request.form.get("next")) or url_for("twofactor.security"))
@@ -344,10 +363,10 @@ def send_step_up_code():
 
 # -- confirmations: remove an app, forget a browser -------------------------------------------------------------------
 
-def _confirm_page(what: str, form, target, url: str, status: int = 200):
+def _confirm_page(what: str, form, target, url: str, status: int = 200, this_one: bool = False):
     last = what == "remove" and len(services.devices(current_user.id)) == 1
     return render_template("twofactor/confirm.html", what=what, form=form, target=target, url=url,
-                           proved=recently_proved(), last=last), status
+                           proved=recently_proved(), last=last, this_one=this_one), status
 
 
 def _own_app(device_id: int):
@@ -401,7 +420,8 @@ def confirm_forget(browser_id: int):
         flash(_("That browser is not remembered any more."), "info")
         return redirect(url_for("twofactor.security"))
     return _confirm_page("forget", ProofForm(formdata=None), found,
-                         url_for("twofactor.forget_browser", browser_id=browser_id))
+                         url_for("twofactor.forget_browser", browser_id=browser_id),
+                         this_one=browsers.is_this_one(found, remembered_raw()))
 
 
 @bp.post("/account/security/browsers/<id:browser_id>/forget")

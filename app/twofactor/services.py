@@ -243,6 +243,19 @@ def _digits(code) -> str:
     return "".join(ch for ch in str(code or "") if not ch.isspace())[:32]
 
 
+def shape_problem(method: Method, code) -> str | None:
+    """What is wrong with the shape of a typed code for `method` (None: it could be one). A misshapen code is
+    not a guess and is not counted."""
+    typed = _digits(code)
+    if method == Method.TOTP and not (len(typed) == totp.DIGITS and typed.isascii() and typed.isdigit()):
+        return str(_l("Type the 6 digits your app shows now."))
+    if method == Method.EMAIL and not (6 <= len(typed) <= 8 and typed.isascii() and typed.isdigit()):
+        return str(_l("Type the digits of the code we emailed you."))
+    if method == Method.RECOVERY and not recovery.is_shaped(recovery.normalise(str(code or "")[:64])):
+        return str(_l("A recovery code has 16 letters and digits, like ABCD-EFGH-JKMN-PQRS."))
+    return None
+
+
 def check_step(user: User, method: Method, code, *, session_id: int, purpose: str, now: datetime,
                limits: Limits, meta: dict) -> StepResult:
     """Check one second-step (or step-up) code and count the outcome on the person's profile."""

@@ -3,12 +3,13 @@ optionally every other browser signed out). Views on the users blueprint."""
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+from flask import after_this_request, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.auth.reset import change_password
 from app.core.forms import Saved, handle_form
+from app.core.i18n import LOCALES, forget_locale, remember_locale
 from app.core.mixins import utcnow
 from app.core.web import request_meta
 from app.sessions.web import current_session_id, renew_current_session
@@ -43,9 +44,20 @@ def update_account():
 
     def run(bound):
         update_profile(current_user, name=bound.name.data, locale=bound.locale.data, timezone=bound.timezone.data)
+        after_this_request(lambda response: _browser_follows(response, current_user.profile.locale))
 
     return handle_form(form, run, render=lambda bound: _page(profile_form=bound),
                        done=lambda _r: Saved(_("Your profile was saved."), url_for("users.account")))
+
+
+def _browser_follows(response, locale: str | None):
+    """The browser's remembered language follows the one just saved (or is forgotten when the person follows
+    the organization's), so the next sign-in does not bring back the one chosen before."""
+    if locale in LOCALES:
+        remember_locale(response, locale)
+    else:
+        forget_locale(response)
+    return response
 
 
 @bp.post("/account/password")

@@ -56,3 +56,16 @@ def test_the_first_visit_shows_no_sign_in_reproach(client, create_tenant):
     assert response.status_code == 200 and "Sign in" in body
     assert 'class="alert' not in body
     assert "Please log in" not in body
+
+
+def test_a_language_saved_on_the_account_page_survives_the_next_sign_in(client, auth, member_of):
+    """The browser's remembered language follows the one saved on /account (it once brought the old one back)."""
+    user, _tenant = member_of()
+    auth.login(user)
+    client.post("/auth/locale", {"locale": "pt_BR", "next": "/account"})
+    client.post("/account", {"name": user.name, "locale": "en", "timezone": ""})
+    auth.logout()
+    auth.login(user)
+    db.session.expire_all()
+    assert db.session.get(Profile, user.profile.id).locale == "en"
+    assert 'lang="en"' in client.get("/account").get_data(as_text=True)
