@@ -16,7 +16,7 @@ from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleFiel
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from app.core.errors import ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.core.fieldadapters import form_check
 from app.core.fields import one_of
 from app.core.forms import GuardedForm, Saved, handle_form
@@ -106,7 +106,15 @@ def _panel_context(tenant, user) -> dict:
     status = status_of(user)
     return {"twofa": status, "now": utcnow(),
             "may_reset": status.resettable and can("users.manage") and user.id != current_user.id
-            and may_act_on(current_actor(), tenant.id, user.id)}
+            and _live_member(tenant, user.id) and may_act_on(current_actor(), tenant.id, user.id)}
+
+
+def _live_member(tenant, user_id: int) -> bool:
+    try:
+        member(tenant, user_id, include_removed=False)
+    except NotFound:
+        return False  # removed: the reset is for members of this tenant
+    return True
 
 
 register_detail_panel(DetailPanel("twofa", "twofactor/_member_panel.html", 10, context=_panel_context,

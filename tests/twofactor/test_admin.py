@@ -280,6 +280,7 @@ def test_members_cannot_reset_and_removed_members_are_not_found(client, auth, te
     db.session.execute(update(Membership).where(Membership.user_id == ana.id).values(deleted_at=utcnow()))
     db.session.commit()
     auth.login(admin)
+    assert "2fa/reset" not in client.get(f"/t/{tenant.slug}/users/{ana.id}").get_data(as_text=True)
     assert client.get(_reset_url(tenant, ana)).status_code == 404
     assert client.post(_reset_url(tenant, ana)).status_code == 404
     assert not _gone(ana)
