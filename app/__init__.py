@@ -37,7 +37,9 @@ from app.tokens import routes as token_routes
 from app.tokens import ui as token_ui  # noqa: F401 (its views join the tokens blueprint)
 from app.tokens.api import bp as tokens_api
 from app.tokens.usage import init_usage
+from app.twofactor import admin as twofactor_admin
 from app.twofactor import routes as twofactor_routes
+from app.twofactor.api import bp as twofactor_api
 from app.users import account as user_account  # noqa: F401 (its views join the users blueprint)
 from app.users import routes as user_routes
 from app.users.api import bp as users_api
@@ -140,9 +142,9 @@ def register_blueprints(app: Flask) -> None:
     never pulls in the web layer."""
 
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
-               user_routes.bp, mail_routes.bp, auth_settings.bp, twofactor_routes.bp):
+               user_routes.bp, mail_routes.bp, auth_settings.bp, twofactor_routes.bp, twofactor_admin.bp):
         app.register_blueprint(bp)
-    register_api(app, tokens_api, permissions_api, users_api, sessions_api)
+    register_api(app, tokens_api, permissions_api, users_api, sessions_api, twofactor_api)
 
 
 def register_commands(app: Flask) -> None:

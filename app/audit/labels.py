@@ -25,6 +25,7 @@ ACTION_LABELS = {
     "member.restored": _l("Restored to the organization"),
     "member.signed_out_everywhere": _l("Signed out everywhere by an admin"),
     "member.reset_sent": _l("Password reset link sent by an admin"),
+    "member.twofa_reset": _l("Two-step sign-in reset by an admin"),
     "membership.created": _l("Joined the organization"),
     "operator.granted": _l("Made a platform operator"),
     "operator.revoked": _l("No longer a platform operator"),
@@ -39,6 +40,7 @@ ACTION_LABELS = {
     "tenant.created": _l("Organization created"),
     "tenant.settings_changed": _l("Organization settings changed"),
     "tenant.signin_settings_changed": _l("Sign-in settings changed"),
+    "tenant.twofa_policy_changed": _l("Two-step sign-in policy changed"),
     "token.chain_revoked": _l("Token and its rotations revoked"),
     "token.created": _l("API token created"),
     "token.limits_changed": _l("API token limits changed"),
@@ -54,7 +56,6 @@ ACTION_LABELS = {
     "twofa.disabled": _l("Authenticator codes turned off after wrong codes"),
     "twofa.secret_unreadable": _l("Authenticator secret could not be read"),
     "twofa.browser_forgotten": _l("Remembered browser forgotten"),
-    "member.twofa_reset": _l("Two-step sign-in reset by an admin"),
     "twofa.metrics_reset": _l("Two-step sign-in counters reset by an operator"),
     "twofa.secrets_reencrypted": _l("Authenticator app secrets re-encrypted by an operator"),
 }

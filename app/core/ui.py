@@ -1,5 +1,5 @@
-"""What each capability adds to the shared pages: navigation entries, dashboard cards, settings sections; and
-the one way a settings section is shown and saved (`render_settings`, `save_section`).
+"""What each capability adds to the shared pages: navigation entries, dashboard cards, settings sections, panels
+of a member's page; and the one way a settings section is shown and saved (`render_settings`, `save_section`).
 
 Domains register at import time next to their blueprint; the registries are keyed, so importing
 twice (several apps in one test process) changes nothing.
@@ -54,9 +54,23 @@ class SettingsSection:
     permission: str | None = None  # shown only to those allowed this; None: every member
 
 
+@dataclass(frozen=True)
+class DetailPanel:
+    """A panel of a member's page (the users domain's member detail): a template and a function giving its
+    context from the tenant and the member (`context(tenant, user)`), for a capability the users domain does not
+    know (its package may not be imported from there)."""
+
+    key: str
+    template: str
+    order: int
+    context: Callable[..., dict] = field(default=lambda tenant, user: {})
+    permission: str | None = None  # shown only to those allowed this; None: whoever sees the member's page
+
+
 _NAV: dict[str, NavItem] = {}
 _CARDS: dict[str, DashboardCard] = {}
 _SECTIONS: dict[str, SettingsSection] = {}
+_PANELS: dict[str, DetailPanel] = {}
 
 
 def register_nav(item: NavItem) -> None:
@@ -69,6 +83,10 @@ def register_card(card: DashboardCard) -> None:
 
 def register_settings_section(section: SettingsSection) -> None:
     _SECTIONS[section.key] = section
+
+
+def register_detail_panel(panel: DetailPanel) -> None:
+    _PANELS[panel.key] = panel
 
 
 def _visible(items, can: Allowed) -> list:
@@ -88,6 +106,11 @@ def dashboard_cards(can: Allowed) -> list[DashboardCard]:
 def settings_sections(can: Allowed) -> list[SettingsSection]:
     """Settings sections the current user may change, in order."""
     return _visible(_SECTIONS.values(), can)
+
+
+def detail_panels(can: Allowed) -> list[DetailPanel]:
+    """Panels of a member's page the current user may see, in order."""
+    return _visible(_PANELS.values(), can)
 
 
 # The settings page belongs to the tenants domain; the kernel knows it by name only.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select
 
 from app import audit
 from app.auth.reset import send_reset
@@ -39,6 +39,15 @@ class MemberState(enum.StrEnum):
     REMOVED = "removed"
 
 
+class TwoFactor(enum.StrEnum):
+    """What the list's two-step sign-in filter picks (`Profile.twofa_enabled_at`, kept by app.twofactor)."""
+
+    ON = "on"
+    OFF = "off"
+    #: off, on a live membership not blocked here whose role the tenant requires it of
+    MISSING = "missing"
+
+
 class Sort(enum.StrEnum):
     """The list's orders."""
 
@@ -56,6 +65,7 @@ class MemberQuery:
     q: str | None = None
     state: MemberState | None = None
     role: Role | None = None
+    twofa: TwoFactor | None = None
     sort: Sort = Sort.EMAIL
 
 
@@ -81,7 +91,43 @@ def _statement(tenant_id: int, query: MemberQuery, now: datetime) -> Select:
         statement = statement.where(or_(Membership.blocked_at.is_not(None), Profile.status == UserStatus.BLOCKED))
     elif query.state == MemberState.LOCKED:
         statement = statement.where(Profile.locked_until > now)
+    if query.twofa == TwoFactor.ON:
+        statement = statement.where(Profile.twofa_enabled_at.is_not(None))
+    elif query.twofa == TwoFactor.OFF:
+        statement = statement.where(Profile.twofa_enabled_at.is_(None))
+    elif query.twofa == TwoFactor.MISSING:
+        statement = statement.where(_twofa_missing(db.session.get(Tenant, tenant_id)))
     return statement.order_by(*_order(query.sort), User.id)
+
+
+def twofa_required_roles(tenant: Tenant | None) -> list[Role]:
+    """The roles the tenant requires a second factor of (its `twofa_required_roles`, unknown names ignored)."""
+    names = (tenant.twofa_required_roles or "").split(",") if tenant is not None else []
+    return [role for role in Role if role.value in names]
+
+
+def _twofa_missing(tenant: Tenant | None):
+    # One definition for the list's filter and the dashboard card: no second factor, on a live membership not
+    # blocked here, in a role the tenant requires it of.
+    roles = twofa_required_roles(tenant)
+    if not roles:
+        return false()
+    return and_(Profile.twofa_enabled_at.is_(None), Membership.deleted_at.is_(None),
+                Membership.blocked_at.is_(None), Membership.role.in_(roles))
+
+
+def twofa_summary(tenant: Tenant) -> dict[str, int]:
+    """Counts for the two-step sign-in card, over live memberships not blocked here: members, those with a
+    second factor on, and those without one whose role the tenant requires it of."""
+    live = Membership.deleted_at.is_(None) & Membership.blocked_at.is_(None)
+    row = db.session.execute(
+        select(func.count().filter(live), func.count().filter(live & Profile.twofa_enabled_at.is_not(None)),
+               func.count().filter(_twofa_missing(tenant)))
+        .select_from(Membership).join(Profile, Profile.user_id == Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == tenant.id, User.deleted_at.is_(None))
+    ).one()
+    return dict(zip(("members", "enabled", "missing"), row, strict=True))
 
 
 def _order(sort: Sort) -> tuple:
@@ -126,7 +172,7 @@ def member_state(membership: Membership, profile: Profile, now: datetime) -> str
 
 
 #: the CSV export's columns, in order
-EXPORT_COLUMNS = ("email", "name", "role", "state", "locked_until", "last_sign_in", "joined")
+EXPORT_COLUMNS = ("email", "name", "role", "state", "locked_until", "last_sign_in", "joined", "twofa_enabled_at")
 
 
 def export_rows(tenant_id: int, query: MemberQuery, *, now: datetime) -> Iterator[tuple]:
@@ -134,7 +180,8 @@ def export_rows(tenant_id: int, query: MemberQuery, *, now: datetime) -> Iterato
     of its own: the export outlives the request's transaction (the response is written after it commits)."""
     picked = _statement(tenant_id, query, now).where(User.deleted_at.is_(None)).subquery()
     columns = select(User.email, User.name, Membership.role, Membership.deleted_at, Membership.blocked_at,
-                     Profile.status, Profile.locked_until, Profile.last_login_at, Membership.created_at)
+                     Profile.status, Profile.locked_until, Profile.last_login_at, Membership.created_at,
+                     Profile.twofa_enabled_at)
     statement = (columns.join_from(User, Membership, and_(Membership.user_id == User.id,
                                                           Membership.tenant_id == tenant_id))
                  .join(Profile, Profile.user_id == User.id)
@@ -145,9 +192,10 @@ def export_rows(tenant_id: int, query: MemberQuery, *, now: datetime) -> Iterato
     def rows() -> Iterator[tuple]:
         with engine.connect() as connection:
             result = connection.execution_options(yield_per=500).execute(statement)
-            for email, name, role, removed_at, blocked_at, status, locked_until, last_login_at, joined in result:
+            for (email, name, role, removed_at, blocked_at, status, locked_until, last_login_at, joined,
+                 twofa_at) in result:
                 state = "removed" if removed_at else "blocked" if blocked_at else str(status)
-                yield email, name, str(role), state, locked_until, last_login_at, joined
+                yield email, name, str(role), state, locked_until, last_login_at, joined, twofa_at
 
     return rows()
 

@@ -23,6 +23,7 @@ from app.users.admin import (
     MemberQuery,
     MemberState,
     Sort,
+    TwoFactor,
     check_block_status,
     member,
     member_list,
@@ -56,12 +57,17 @@ class MemberOut(BaseModel):
     locked_until: datetime | None = Field(description="Sign-in refused until then (too many failures)")
     last_sign_in_at: datetime | None
     joined_at: datetime
+    twofa_enabled_at: datetime | None = Field(description="Since when the member uses a second factor (an "
+                                                          "authenticator app); null: they do not")
 
 
 class MemberListQuery(PageQuery):
     q: str | None = Field(None, max_length=100, description="In the email address or the name")
     state: MemberState | None = None
     role: RoleName | None = None
+    twofa: TwoFactor | None = Field(None, description="Two-step sign-in: `on`, `off`, or `missing` (off, on a "
+                                                      "membership not blocked here whose role the tenant requires "
+                                                      "it of)")
     sort: Sort = Sort.EMAIL
 
 
@@ -88,7 +94,8 @@ def member_json(user: User, membership: Membership, profile: Profile, now: datet
     return {"id": user.id, "email": user.email, "name": user.name, "role": membership.role.value,
             "state": member_state(membership, profile, now), "blocked_here": membership.blocked_at is not None,
             "account_status": profile.status.value, "locked_until": profile.locked_until,
-            "last_sign_in_at": profile.last_login_at, "joined_at": membership.created_at}
+            "last_sign_in_at": profile.last_login_at, "joined_at": membership.created_at,
+            "twofa_enabled_at": profile.twofa_enabled_at}
 
 
 @bp.get("/users")
@@ -96,11 +103,11 @@ def member_json(user: User, membership: Membership, profile: Profile, now: datet
 @spec.validate(query=MemberListQuery, resp=Response(HTTP_200=ListOf[MemberOut], HTTP_422=Problem, **ERRORS),
                tags=[TAG])
 def list_users(query: MemberListQuery):
-    """The tenant's members, with the member page's search, state and role filters and orders (removed members
-    only with `state=removed`)."""
+    """The tenant's members, with the member page's search, state, role and two-step sign-in filters and orders
+    (removed members only with `state=removed`)."""
     now = utcnow()
     chosen = MemberQuery(q=query.q or None, state=query.state, role=Role(query.role) if query.role else None,
-                         sort=query.sort)
+                         twofa=query.twofa, sort=query.sort)
     page = member_list(state.bearer.tenant, chosen, now=now, page=query.page, per_page=query.per_page, clamp=False)
     return list_body(page, [member_json(user, membership, profile, now) for user, membership, profile in page.items])
 

@@ -20,7 +20,7 @@ from app.core.htmx import is_htmx, render_page
 from app.core.inputs import parse_id, parse_page, parse_text
 from app.core.mixins import utcnow
 from app.core.request_state import state
-from app.core.ui import DashboardCard, NavItem, can, register_card, register_nav
+from app.core.ui import DashboardCard, NavItem, can, detail_panels, register_card, register_nav
 from app.core.web import current_actor
 from app.permissions.ceiling import may_act_on
 from app.permissions.gate import require
@@ -35,6 +35,7 @@ from app.users.admin import (
     MemberQuery,
     MemberState,
     Sort,
+    TwoFactor,
     act,
     act_on_many,
     change_role,
@@ -44,6 +45,7 @@ from app.users.admin import (
     member_list,
     member_summary,
     send_member_reset,
+    twofa_required_roles,
 )
 from app.users.forms import BulkForm, MemberActionForm, RoleForm
 from app.users.models import Role, check_role
@@ -60,17 +62,19 @@ register_card(DashboardCard("users", "users/_card.html", 15,
 
 def query_of(source) -> MemberQuery:
     """The list's search, filters and order from a query string; anything odd is ignored."""
-    state_value, sort = source.get("state"), source.get("sort")
+    state_value, sort, twofa = source.get("state"), source.get("sort"), source.get("twofa")
     return MemberQuery(
         q=parse_text(source.get("q")) or None,
         state=MemberState(state_value) if state_value in {s.value for s in MemberState} else None,
         role=Role(role) if (role := valid_or_none(check_role, source.get("role"))) else None,
+        twofa=TwoFactor(twofa) if twofa in {t.value for t in TwoFactor} else None,
         sort=Sort(sort) if sort in {s.value for s in Sort} else Sort.EMAIL,
     )
 
 
 def _args(query: MemberQuery) -> dict:
     args = {"q": query.q, "state": query.state and query.state.value, "role": query.role and query.role.value,
+            "twofa": query.twofa and query.twofa.value,
             "sort": query.sort.value if query.sort != Sort.EMAIL else None}
     return {key: value for key, value in args.items() if value}
 
@@ -81,7 +85,7 @@ def _list_context(notice: str | None = None, bulk=None, form=None) -> dict:
                        count_up_to=COUNT_UP_TO)
     actor = current_actor()
     return {"page": page, "query": query, "args": _args(query), "notice": notice, "bulk": bulk, "form": form,
-            "now": utcnow(), "manage": can("users.manage"),
+            "now": utcnow(), "manage": can("users.manage"), "twofa_required": twofa_required_roles(state.tenant),
             "may_act": {user.id: may_act_on(actor, state.tenant.id, user.id) for user, _m, _p in page.items}}
 
 
@@ -104,9 +108,9 @@ def export(slug: str):
         buffer = io.StringIO()
         out = csv.writer(buffer)
         out.writerow(EXPORT_COLUMNS)
-        for email, name, role, status, locked_until, last_sign_in, joined in rows:
+        for email, name, role, status, locked_until, last_sign_in, joined, twofa_at in rows:
             out.writerow([_cell(email), _cell(name), role, status, _iso(locked_until), _iso(last_sign_in),
-                          _iso(joined)])
+                          _iso(joined), _iso(twofa_at)])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
@@ -134,6 +138,8 @@ def _detail_context(user_id: int, **extra) -> dict:
             "events": recent_events(state.tenant.id, user.id),
             "may_act": may_act_on(current_actor(), state.tenant.id, user.id), "manage": can("users.manage"),
             "role_form": extra.pop("role_form", None) or RoleForm(formdata=None, data={"role": membership.role.value}),
+            # what other capabilities show about the member (app.core.ui.register_detail_panel), in order
+            "panels": [(panel, panel.context(state.tenant, user)) for panel in detail_panels(can)],
             **extra}
 
 

@@ -177,3 +177,38 @@ def _demoted_admin_token_is_refused_api(w: World):
     problem_of(w.api("PATCH", _user_url(w.member), secret, {"status": "blocked"}), 403, "insufficient_scope")
     assert _membership(w, w.member).blocked_at is None
     assert w.api("PATCH", _user_url(w.member), owners, {"status": "blocked"}).status_code == 200
+
+
+# ---------------------------------------------------------------- resetting a member's second factor
+
+
+def _twofa_on(user) -> bool:
+    from app.users.models import Profile
+
+    db.session.expire_all()
+    return db.session.scalar(select(Profile.twofa_enabled_at).where(Profile.user_id == user.id)) is not None
+
+
+@case("admin_resets_owner_twofa_page")
+def _admin_resets_owner_twofa_page(w: World):
+    from tests.twofactor.helpers import enrolled
+
+    enrolled(w.owner)
+    enrolled(w.member)
+    assert w.page(w.admin, w.url(f"users/{w.owner.id}/2fa/reset")).status_code == 403
+    assert _twofa_on(w.owner)
+    assert w.page(w.admin, w.url(f"users/{w.member.id}/2fa/reset")).status_code == 302
+    assert not _twofa_on(w.member)
+
+
+@case("admin_resets_owner_twofa_api")
+def _admin_resets_owner_twofa_api(w: World):
+    from tests.twofactor.helpers import enrolled
+
+    enrolled(w.owner)
+    enrolled(w.member)
+    _, secret = w.token(w.admin, "admin")
+    problem_of(w.api("POST", f"/api/v1/users/{w.owner.id}/2fa/reset", secret), 403, "outranked")
+    assert _twofa_on(w.owner)
+    assert w.api("POST", f"/api/v1/users/{w.member.id}/2fa/reset", secret).status_code == 204
+    assert not _twofa_on(w.member)

@@ -78,6 +78,9 @@ ROUTES: dict[str, str] = {
     "twofactor.remove_app": "login",
     "twofactor.confirm_forget": "login",
     "twofactor.forget_browser": "login",
+    "twofactor_admin.update_policy": "permission:settings.manage",
+    "twofactor_admin.confirm_member_reset": "permission:users.manage",
+    "twofactor_admin.reset_member": "permission:users.manage",
     "api.openapi": "public",
     # The development outbox: outside production, without SMTP only (404 otherwise); no sign-in, so a person who
     # forgot their password can read the reset mail in development.
@@ -100,6 +103,8 @@ ROUTES: dict[str, str] = {
     "users_api.update_user": "api:admin:users.manage",
     "sessions_api.list_sessions": "api:admin:sessions.view",
     "sessions_api.end_session": "api:admin:sessions.manage",
+    "twofactor_api.my_twofa": "api:read:-",
+    "twofactor_api.reset_member_twofa": "api:admin:users.manage",
 }
 
 
@@ -128,6 +133,10 @@ CEILING: dict[str, tuple[str, ...] | str] = {
     "users.send_reset_link": ("admin_sends_owner_reset_page",),
     "tenants.update_general": "the tenant's name, time zone and language: no credential, rule, role or membership",
     "tokens.update_policy": "the tenant's token lifetimes (settings.manage): bounds tokens, grants no right",
+    "twofactor_admin.update_policy": "which roles must use a second factor (settings.manage): asks more of "
+                                     "members, grants no right",
+    "twofactor_admin.reset_member": ("admin_resets_owner_twofa_page",),
+    "twofactor_api.reset_member_twofa": ("admin_resets_owner_twofa_api",),
     "tokens_api.introspect": "reads a token's standing; changes nothing",
     "permissions_api.check": "reads a decision; changes nothing",
     "sessions.end_own": "ends one of one's own sessions (found among one's own only)",

@@ -45,6 +45,7 @@ from app.twofactor.secrets import seal
 from app.users.models import Role
 from tests.conftest import PASSWORD, Client
 from tests.security.route_table import ROUTES, api_routes
+from tests.twofactor.helpers import enrolled
 
 OPENAPI = "/api/v1/openapi.json"
 EXAMPLES = 12  # generated requests per route, besides the explicit ones
@@ -88,7 +89,7 @@ class Page:
 
 TOKEN_FILTERS = ("q", "status", "scope", "owner", "expiring", "sort", "page")
 RULE_FILTERS = ("rules_user", "rules_effect", "rules_module", "rules_q", "rules_page")
-USER_FILTERS = ("q", "state", "role", "sort", "page")
+USER_FILTERS = ("q", "state", "role", "twofa", "sort", "page")
 PERMISSION_STATE = ("user", "members_q", "members_page", *RULE_FILTERS)
 
 #: every page route (all but the bearer-token API) -> what it reads besides its path arguments
@@ -164,6 +165,9 @@ PAGES: dict[str, Page] = {
     "twofactor.remove_app": Page(form=("proof",)),
     "twofactor.confirm_forget": Page(),
     "twofactor.forget_browser": Page(),
+    "twofactor_admin.update_policy": Page(form=("twofa-required_roles", "twofa-email_codes")),
+    "twofactor_admin.confirm_member_reset": Page(),
+    "twofactor_admin.reset_member": Page(form=("method", "proof")),
     "api.openapi": Page(),
     "api.docs": Page(),
     "mail.outbox": Page(query=("page",)),
@@ -291,8 +295,9 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "new-rate_limit": "100", "new-ip_allow": "10.0.0.0/8", "new-ip_deny": "", "new-device_binding": "",
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
-        "policy-rotation_grace_minutes": "60", "code": "123456", "method": "totp", "remember": "",
-        "proof": PASSWORD, "new-proof": PASSWORD,
+        "policy-rotation_grace_minutes": "60", "twofa": "off", "twofa-required_roles": "admin",
+        "twofa-email_codes": "y", "method": "password", "proof": PASSWORD, "code": "123456", "remember": "",
+        "new-proof": PASSWORD,
     }
     world.api_valid = {
         "name": "fuzz api token", "scope": "read", "expires_in_days": 30, "no_expiry": False, "rate_limit": 100,
@@ -300,7 +305,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "user_id": member.id, "effect": "deny", "target": "dashboard.view", "resource": None,
         "expires_at": _in_30_days().isoformat(), "action": "tokens.view", "page": 1, "per_page": 25,
         "status": "active", "owner_id": owner.id, "q": "fuzz", "expiring_within_days": 7, "module": "tokens",
-        "role": "manager", "state": "active", "sort": "name",
+        "role": "manager", "state": "active", "sort": "name", "twofa": "off",
     }
     _targets(world)
     yield world
@@ -351,6 +356,9 @@ def _targets(world: World) -> None:
     db.session.add_all([device, browser])
     world.owner.profile.twofa_enabled_at = utcnow()
     db.session.commit()
+    db.session.refresh(world.member.profile)
+    if world.member.profile.twofa_enabled_at is None:  # a second factor for a fuzzed reset to remove
+        enrolled(world.member)
     world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
                    "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
                    "secret": "a-reset-secret-that-matches-nothing",

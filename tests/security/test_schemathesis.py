@@ -36,6 +36,7 @@ from app.sessions.services import Lifetimes, start_session
 from app.tokens import services, usage
 from app.users.models import Role
 from tests.security.route_table import api_routes
+from tests.twofactor.helpers import enrolled
 
 OPENAPI = "/api/v1/openapi.json"
 EXAMPLES = 25
@@ -69,6 +70,7 @@ def fuzz(app, member_of, create_user):
     session_row, _raw = start_session(member, ip="192.0.2.1", user_agent="pytest", now=utcnow(),
                                       lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
     db.session.commit()
+    enrolled(member)  # a second factor for a reset to remove
     schema = schemathesis.openapi.from_wsgi(OPENAPI, _isolated(app))
     known = {"token_id": target.id, "rule_id": rule.id, "user_id": member.id, "session_id": session_row.id}
 

@@ -26,6 +26,7 @@ from app.tokens.models import ApiToken, Scope
 from app.users.models import Role
 from tests.security.route_table import api_routes
 from tests.tokens.helpers import problem_of
+from tests.twofactor.helpers import enrolled
 
 ME = "/api/v1/me"
 TOKENS = "/api/v1/tokens"
@@ -52,6 +53,7 @@ SAMPLE_BODIES = {
                                                 "target": "dashboard.view", "reason": "sample"},
     "permissions_api.check": lambda ctx: {"user_id": ctx["member_id"], "action": "tokens.view"},
     "users_api.update_user": lambda ctx: {"role": "manager"},
+    "twofactor_api.reset_member_twofa": lambda ctx: {},
 }
 
 
@@ -94,6 +96,7 @@ def scoped(issue, create_user):
     session_row, _raw = start_session(member, ip="192.0.2.1", user_agent="pytest", now=utcnow(),
                                       lifetimes=Lifetimes(idle=timedelta(minutes=30), absolute=timedelta(hours=1)))
     db.session.commit()
+    enrolled(member)  # a second factor for the reset route to remove
     ctx = {"token_id": target.token.id, "rule_id": rule.id, "member_id": member.id, "target_secret": target.secret,
            "user_id": member.id, "session_id": session_row.id}
     for endpoint in ("tokens_api.revoke_token", "tokens_api.rotate_token"):  # one target each: changes stay apart
@@ -149,7 +152,8 @@ def test_another_tenants_ids_are_404(app, api, issue, scoped):
             continue
         problem_of(api(method, url, admin_b.secret, json=body), 404, "not_found")
         seen += 1
-    assert seen == 7  # show, revoke, rotate a token; delete a rule; show, change a member; end a session
+    assert seen == 8  # show, revoke, rotate a token; delete a rule; show, change a member, reset their second
+    # factor; end a session
     assert {_db_token(v).status() for k, v in ctx_a.items() if "token_id" in k} == {"active"}
     assert db.session.get(PermissionRule, ctx_a["rule_id"]).deleted_at is None
     problem_of(api("post", "/api/v1/permissions/check", admin_b.secret,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.core.actor import Actor
+from app.core.mixins import utcnow
 from app.extensions import db
 from app.sessions.services import Lifetimes, start_session
 from app.twofactor import services
@@ -96,3 +97,24 @@ def race(app, count: int, prepare, act) -> list:
         thread.join()
     assert errors == []
     return results
+
+
+def enrolled(user, name: str = "Phone", *, now: datetime | None = None) -> tuple[str, list[str] | None]:
+    """Give `user` a confirmed authenticator app named `name` at `now` (the real clock by default; committed);
+    returns its secret and the recovery codes the first app brings (None for a later app)."""
+    now = now or utcnow()
+    device, secret = services.begin_enrollment(actor(user), name, now=now, enroll_minutes=10)
+    codes = services.confirm_enrollment(actor(user), device.id, pyotp.TOTP(secret).at(now), now=now,
+                                        enroll_minutes=10)
+    db.session.commit()
+    return secret, codes
+
+
+def past_second_step(client, user) -> None:
+    """Finish a sign-in that stopped at the second step, with a fresh recovery code (so no app code's step is
+    spent: a test may still use the app's current code)."""
+    from app.twofactor import recovery
+
+    code = recovery.new_set(user.id)[0]
+    db.session.commit()
+    assert client.post("/auth/2fa", {"method": "recovery", "code": code}).status_code == 302

@@ -25,7 +25,7 @@ def _code_mail(to: str) -> str:
     message = db.session.scalar(select(EmailMessage).where(EmailMessage.kind == "twofa_code",
                                                            EmailMessage.recipient == to)
                                 .order_by(EmailMessage.id.desc()))
-    return re.search(r"code is (\d+)", message.text_body).group(1)
+    return re.search(r"\b(\d{6,8})\b", message.text_body).group(1)
 
 
 def _later(device_seconds: int = 40):
