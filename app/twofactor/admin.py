@@ -5,23 +5,20 @@ member's second factor (asked about first, after a recent step-up). Its own blue
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from flask import Blueprint, current_app, render_template, url_for
-from flask_babel import format_datetime
+from flask import Blueprint, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField
+from wtforms import BooleanField, PasswordField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import NotFound
 from app.core.fieldadapters import form_check
-from app.core.fields import one_of
 from app.core.forms import GuardedForm, Saved, handle_form
 from app.core.mixins import utcnow
 from app.core.request_state import state
+from app.core.stepup import recently_proved, require_proof
 from app.core.ui import (
     DashboardCard,
     DetailPanel,
@@ -35,8 +32,6 @@ from app.core.ui import (
 from app.core.web import current_actor
 from app.permissions.ceiling import may_act_on
 from app.permissions.gate import require
-from app.sessions.services import mark_reauthenticated
-from app.twofactor import services
 from app.twofactor.policy import (
     ROLE_NAMES,
     check_required_roles,
@@ -46,7 +41,6 @@ from app.twofactor.policy import (
     status_of,
     update_twofa_policy,
 )
-from app.twofactor.services import Limits, Method, Refusal
 from app.users.admin import member, twofa_summary
 from app.users.models import Role
 
@@ -123,79 +117,17 @@ register_detail_panel(DetailPanel("twofa", "twofactor/_member_panel.html", 10, c
 
 # -- an admin's reset of a member's second factor --------------------------------------------------------------------
 
-PROOFS = (Method.PASSWORD.value, Method.TOTP.value)
-
-
 class MemberResetForm(GuardedForm):
-    """Confirm a reset; when the admin's sign-in (or last step-up) is not recent, prove it is them first."""
+    """Confirm a reset; when the admin's sign-in (or last step-up) is not recent, prove it is them first
+    (app.core.stepup: the password, an app's code or an emailed step-up code, the one check of every proof)."""
 
-    method = SelectField(_l("Confirm with"), choices=[SelectChoice(Method.PASSWORD.value, _l("My password")),
-                                                      SelectChoice(Method.TOTP.value,
-                                                                   _l("A code from my authenticator app"))],
-                         validators=[Optional(), form_check(one_of(PROOFS))], validate_choice=False,
-                         default=Method.PASSWORD.value)
-    proof = PasswordField(_l("Your password or code"), validators=[Optional()],
+    proof = PasswordField(_l("Your password or a code"), validators=[Optional()],
                           render_kw={"autocomplete": "current-password", "maxlength": 1024})
 
 
-def _limits() -> Limits:
-    config = current_app.config
-    return Limits(lock_after=config["TWOFA_LOCK_AFTER"], lock_cap=timedelta(minutes=config["TWOFA_LOCK_MAX_MINUTES"]),
-                  disable_after=config["TWOFA_DISABLE_AFTER"])
-
-
-def _recent(now) -> bool:
-    row = state.user_session
-    return row is not None and services.is_recent(row.signed_in_at, row.reauth_at, now=now,
-                                                  minutes=current_app.config["TWOFA_REAUTH_MINUTES"])
-
-
-class StepUpRefused(Exception):
-    """The admin's password or code was refused: said on the form, while the failure (counted, audited) is kept."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _step_up(form: MemberResetForm, now) -> None:
-    """Prove the admin is at the keyboard (unless they did within TWOFA_REAUTH_MINUTES)."""
-    if _recent(now):
-        return
-    if not form.proof.data:
-        raise ValidationFailed(_("You signed in more than %(minutes)d minutes ago: type your password (or a code "
-                                 "from your authenticator app) to confirm it is you.",
-                                 minutes=current_app.config["TWOFA_REAUTH_MINUTES"]), field="proof")
-    admin, row = current_user._get_current_object(), state.user_session
-    profile = admin.profile
-    if profile.twofa_locked_until is not None and profile.twofa_locked_until > now:
-        raise StepUpRefused(_("Too many wrong passwords or codes: try again after %(when)s.",
-                              when=_when(profile.twofa_locked_until)))
-    method = Method(form.method.data or Method.PASSWORD.value)
-    result = services.step_up(admin, method, form.proof.data, session_id=row.id, now=now, limits=_limits(),
-                              meta=current_actor().meta())
-    if not result.ok:
-        raise StepUpRefused(_refusal_text(result))
-    mark_reauthenticated(row, now)
-
-
-def _when(moment) -> str:
-    return format_datetime(moment, "short")  # in the person's language and time zone, as the pages show times
-
-
-def _refusal_text(result) -> str:
-    if result.refusal == Refusal.LOCKED or result.until is not None:
-        return _("Too many wrong passwords or codes: try again after %(when)s.", when=_when(result.until))
-    if result.refusal == Refusal.DISABLED:
-        return _("Your authenticator app's codes are turned off after too many failures: use your password.")
-    if result.refusal == Refusal.REPLAYED:
-        return _("That code was used already. Wait for the next one.")
-    return _("That password or code is not right.")
-
-
-def _confirm_page(user, membership, form, *, now):
+def _confirm_page(user, membership, form):
     return render_template(CONFIRM, person=user, membership=membership, form=form, twofa=status_of(user),
-                           recent=_recent(now), has_app=bool(services.devices(current_user.id)),
+                           recent=recently_proved(),
                            url=url_for("twofactor_admin.reset_member", slug=state.tenant.slug, user_id=user.id))
 
 
@@ -206,7 +138,7 @@ def confirm_member_reset(slug: str, user_id: int):
     """Ask before resetting a member's second factor (and ask the admin to prove themselves when their sign-in
     is not recent)."""
     user, membership = member(state.tenant, user_id, include_removed=False)
-    return _confirm_page(user, membership, MemberResetForm(formdata=None), now=utcnow())
+    return _confirm_page(user, membership, MemberResetForm(formdata=None))
 
 
 @bp.post("/t/<slug>/users/<id:user_id>/2fa/reset")
@@ -223,22 +155,14 @@ def reset_member(slug: str, user_id: int):
         reset_target(current_actor(), tenant, user_id)
 
     def run(bound):
-        try:
-            _step_up(bound, now)
-        except StepUpRefused as refused:
-            return refused
+        require_proof(bound.proof.data)  # a refused proof is a field error; its failure is counted and kept
         return reset_of_member(current_actor(), tenant, user_id, now=now, locale=tenant.default_locale)
 
     def render(bound):
         user, membership = member(tenant, user_id, include_removed=False)
-        return _confirm_page(user, membership, bound, now=now)
+        return _confirm_page(user, membership, bound)
 
     def done(result):
-        if isinstance(result, StepUpRefused):
-            # Not a DomainError: the failed attempt stays counted and audited (the request commits).
-            form.proof.errors = [result.message]
-            form.proof.data = ""
-            return render(form), 422
         return Saved(_("The two-step sign-in of %(email)s was reset: their authenticator apps and recovery codes "
                        "are gone, and they were told by email.", email=result.email),
                      url_for("users.show", slug=slug, user_id=user_id))

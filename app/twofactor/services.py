@@ -394,6 +394,10 @@ def step_up(user: User, method: Method, code, *, session_id: int, now: datetime,
             meta: dict) -> StepResult:
     """Prove oneself again before a sensitive action: the password, an app's code or a code sent by email for
     this session's step-up. Failures count as second-step failures (the same lock)."""
+    profile = user.profile
+    if profile.twofa_locked_until is not None and profile.twofa_locked_until > now:
+        _audit_step(user, method, Refusal.LOCKED, meta, purpose=codes.STEP_UP)
+        return StepResult(False, Refusal.LOCKED, profile.twofa_locked_until)
     if method == Method.PASSWORD:
         ok = user.check_password(str(code or "")[:1024])
         if not ok:

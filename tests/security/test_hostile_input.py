@@ -167,7 +167,7 @@ PAGES: dict[str, Page] = {
     "twofactor.forget_browser": Page(),
     "twofactor_admin.update_policy": Page(form=("twofa-required_roles", "twofa-email_codes")),
     "twofactor_admin.confirm_member_reset": Page(),
-    "twofactor_admin.reset_member": Page(form=("method", "proof")),
+    "twofactor_admin.reset_member": Page(form=("proof",)),
     "api.openapi": Page(),
     "api.docs": Page(),
     "mail.outbox": Page(query=("page",)),
@@ -296,7 +296,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "rate_limit": "100", "ip_allow": "10.0.0.0/8", "ip_deny": "192.0.2.1", "device_binding": "y",
         "policy-default_days": "90", "policy-max_days": "365", "policy-allow_no_expiry": "",
         "policy-rotation_grace_minutes": "60", "twofa": "off", "twofa-required_roles": "admin",
-        "twofa-email_codes": "y", "method": "password", "proof": PASSWORD, "code": "123456", "remember": "",
+        "twofa-email_codes": "y", "method": "totp", "proof": PASSWORD, "code": "123456", "remember": "",
         "new-proof": PASSWORD,
     }
     world.api_valid = {

@@ -228,16 +228,17 @@ def test_an_old_sign_in_must_step_up_first(client, auth, team):
     _age_sign_in(admin, 20)  # past TWOFA_REAUTH_MINUTES (15)
     assert 'name="proof"' in client.get(_reset_url(tenant, ana)).get_data(as_text=True)
     asked = client.post(_reset_url(tenant, ana))
-    assert asked.status_code == 422 and "to confirm it is you" in asked.get_data(as_text=True)
+    assert asked.status_code == 422
+    assert "Confirm it&#39;s you: type your password or a code." in asked.get_data(as_text=True)
     assert not _gone(ana)
-    wrong = client.post(_reset_url(tenant, ana), {"method": "password", "proof": "not my password"})
+    wrong = client.post(_reset_url(tenant, ana), {"proof": "not my password"})
     assert wrong.status_code == 422 and "That password or code is not right." in wrong.get_data(as_text=True)
     assert not _gone(ana) and _events("member.twofa_reset") == []
     assert _profile(admin).twofa_failures == 1  # the failure was kept (the request committed), not rolled back
     assert [e.outcome for e in _events("twofa.step_up")] == ["failure"]
     from tests.conftest import PASSWORD
 
-    done = client.post(_reset_url(tenant, ana), {"method": "password", "proof": PASSWORD})
+    done = client.post(_reset_url(tenant, ana), {"proof": PASSWORD})
     assert done.status_code == 302 and _gone(ana)
     db.session.expire_all()
     row = db.session.scalar(select(UserSession).where(UserSession.user_id == admin.id, UserSession.ended_at.is_(None)))
@@ -254,8 +255,8 @@ def test_a_locked_admin_is_told_to_wait(client, auth, team):
     db.session.commit()
     from tests.conftest import PASSWORD
 
-    response = client.post(_reset_url(tenant, ana), {"method": "password", "proof": PASSWORD})
-    assert response.status_code == 422 and "Too many wrong passwords or codes" in response.get_data(as_text=True)
+    response = client.post(_reset_url(tenant, ana), {"proof": PASSWORD})
+    assert response.status_code == 422 and "Too many wrong codes. Try again in" in response.get_data(as_text=True)
     assert not _gone(ana)
 
 
@@ -268,8 +269,8 @@ def test_a_step_up_with_the_admins_authenticator_code(client, auth, team):
     past_second_step(client, admin)
     _age_sign_in(admin, 20)
     page = client.get(_reset_url(tenant, ana)).get_data(as_text=True)
-    assert 'name="method"' in page  # an admin with an app may confirm with it
-    response = client.post(_reset_url(tenant, ana), {"method": "totp", "proof": pyotp.TOTP(admin_secret).now()})
+    assert 'name="proof"' in page  # a password or an app's code, told apart by their shape
+    response = client.post(_reset_url(tenant, ana), {"proof": pyotp.TOTP(admin_secret).now()})
     assert response.status_code == 302 and _gone(ana)
 
 
