@@ -24,7 +24,7 @@ from app.permissions.ceiling import check_may_act_on
 from app.tenants.models import Tenant
 from app.twofactor import browsers, codes, recovery, secrets, totp
 from app.twofactor.models import TotpDevice
-from app.users.models import Membership, Profile, Role, User
+from app.users.models import Membership, Profile, User
 
 register_kind("twofa_code", _l("Your Hubx Access code"), needs=("name", "code", "minutes"))
 register_kind("twofa_reset", _l("Your two-step sign-in was reset"), needs=("name", "tenant", "when"))
@@ -104,10 +104,6 @@ class Requirement:
     required: bool
     tenants: tuple[str, ...] = ()
     email_codes: bool = False
-
-
-def required_roles(tenant: Tenant) -> set[Role]:
-    return {Role(part) for part in tenant.twofa_required_roles.split(",") if part in set(Role)}
 
 
 def requirement(user_id: int) -> Requirement:
