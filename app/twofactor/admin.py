@@ -13,7 +13,7 @@ from wtforms import BooleanField, PasswordField, SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from app.core.errors import NotFound
+from app.core.errors import DomainError, NotFound
 from app.core.fieldadapters import form_check
 from app.core.forms import GuardedForm, Saved, handle_form
 from app.core.mixins import utcnow
@@ -125,9 +125,9 @@ class MemberResetForm(GuardedForm):
                           render_kw={"autocomplete": "current-password", "maxlength": 1024})
 
 
-def _confirm_page(user, membership, form):
+def _confirm_page(user, membership, form, refusal: str | None = None):
     return render_template(CONFIRM, person=user, membership=membership, form=form, twofa=status_of(user),
-                           recent=recently_proved(),
+                           recent=recently_proved(), refusal=refusal,
                            url=url_for("twofactor_admin.reset_member", slug=state.tenant.slug, user_id=user.id))
 
 
@@ -138,7 +138,12 @@ def confirm_member_reset(slug: str, user_id: int):
     """Ask before resetting a member's second factor (and ask the admin to prove themselves when their sign-in
     is not recent)."""
     user, membership = member(state.tenant, user_id, include_removed=False)
-    return _confirm_page(user, membership, MemberResetForm(formdata=None))
+    try:  # a reset that would be refused is said before anything is typed, with no button to press
+        reset_target(current_actor(), state.tenant, user_id)
+        refusal = None
+    except DomainError as exc:
+        refusal = str(exc)
+    return _confirm_page(user, membership, MemberResetForm(formdata=None), refusal)
 
 
 @bp.post("/t/<slug>/users/<id:user_id>/2fa/reset")

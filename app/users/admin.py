@@ -108,9 +108,10 @@ def twofa_required_roles(tenant: Tenant | None) -> list[Role]:
 
 def _twofa_missing(tenant: Tenant | None):
     # One definition for the list's filter and the dashboard card: no second factor, on a live membership not
-    # blocked here, in a role the tenant requires it of.
+    # blocked here, in a role the tenant requires it of. Where the tenant accepts codes by email, a member without
+    # an app passes a second step at every sign-in: nobody lacks it.
     roles = twofa_required_roles(tenant)
-    if not roles:
+    if not roles or tenant.twofa_email_codes:
         return false()
     return and_(Profile.twofa_enabled_at.is_(None), Membership.deleted_at.is_(None),
                 Membership.blocked_at.is_(None), Membership.role.in_(roles))

@@ -108,6 +108,9 @@ def export(slug: str):
         buffer = io.StringIO()
         out = csv.writer(buffer)
         out.writerow(EXPORT_COLUMNS)
+        yield buffer.getvalue()  # the header, also when no member matches
+        buffer.seek(0)
+        buffer.truncate()
         for email, name, role, status, locked_until, last_sign_in, joined, twofa_at in rows:
             out.writerow([_cell(email), _cell(name), role, status, _iso(locked_until), _iso(last_sign_in),
                           _iso(joined), _iso(twofa_at)])

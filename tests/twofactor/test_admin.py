@@ -287,3 +287,29 @@ def test_members_cannot_reset_and_removed_members_are_not_found(client, auth, te
     assert client.get(_reset_url(tenant, ana)).status_code == 404
     assert client.post(_reset_url(tenant, ana)).status_code == 404
     assert not _gone(ana)
+
+
+# ---------------------------------------------------------------- after an admin's walkthrough
+
+
+def test_codes_by_email_leave_nobody_lacking_a_second_step(client, auth, team):
+    tenant, _owner, admin, *_ = team
+    _require(tenant, "owner,manager")
+    db.session.execute(update(Tenant).where(Tenant.id == tenant.id).values(twofa_email_codes=True))
+    db.session.commit()
+    auth.login(admin)
+    body = client.get(f"/t/{tenant.slug}/").get_data(as_text=True)
+    assert "still lack it" not in body
+    rows = list(csv.reader(io.StringIO(client.get(f"/t/{tenant.slug}/users/export.csv?twofa=missing")
+                                       .get_data(as_text=True))))
+    assert len(rows) == 1 and rows[0][0] == "email"  # the header, also when nobody matches
+
+
+def test_a_reset_that_would_be_refused_says_why_before_any_button(client, auth, team):
+    tenant, owner, admin, *_ = team
+    enrolled(owner)
+    auth.login(admin)
+    page = client.get(_reset_url(tenant, owner)).get_data(as_text=True)
+    assert 'id="reset-refused"' in page and "ranks above yours" in page and 'id="confirm-submit"' not in page
+    own = client.get(_reset_url(tenant, admin)).get_data(as_text=True)
+    assert 'id="reset-refused"' in own and 'id="confirm-submit"' not in own
