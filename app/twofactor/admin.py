@@ -81,9 +81,19 @@ def update_policy(slug: str):
         "twofa", TwoFactorPolicyForm(prefix="twofa"),
         lambda form: update_twofa_policy(current_actor(), tenant, roles=form.required_roles.data or [],
                                          email_codes=bool(form.email_codes.data)),
-        tenant=tenant, message=lambda changed: _("Two-step sign-in policy saved.") if changed
-        else _("Nothing changed."),
+        tenant=tenant, message=lambda changed: _saved_message(tenant) if changed else _("Nothing changed."),
     )
+
+
+def _saved_message(tenant) -> str:
+    """Saved; and, when the new policy takes in the admin's own role while they have no app, that it does."""
+    text = _("Two-step sign-in policy saved.")
+    role = getattr(state.policy, "role", None)
+    if (role is not None and role.value in policy_of(tenant).required_roles and not tenant.twofa_email_codes
+            and current_user.profile.twofa_enabled_at is None):
+        text += " " + _("This includes you: add an authenticator app under Two-step sign-in now, or your next "
+                        "sign-in will ask you to before anything else.")
+    return text
 
 
 # -- the dashboard card and the member's panel -----------------------------------------------------------------------

@@ -38,7 +38,7 @@ class TwoFactorOut(BaseModel):
     required_by: list[str] = Field(description="The names of the tenants that require a second factor of the "
                                                "owner's role there")
     locked_until: datetime | None = Field(description="Second steps refused until then (too many failures)")
-    disabled: bool = Field(description="The apps' codes are turned off after too many failures in a row (a "
+    app_codes_off: bool = Field(description="The apps' codes are turned off after too many failures in a row (a "
                                        "recovery code turns them on again)")
 
 
@@ -57,7 +57,7 @@ def my_twofa():
             "recovery_codes_left": status.recovery_codes_left,
             "required_by": list(services.requirement(owner.id).tenants),
             "locked_until": status.locked_until if status.locked_until and status.locked_until > now else None,
-            "disabled": status.disabled_at is not None}
+            "app_codes_off": status.disabled_at is not None}
 
 
 @bp.post("/users/<id:user_id>/2fa/reset")

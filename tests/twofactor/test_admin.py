@@ -313,3 +313,11 @@ def test_a_reset_that_would_be_refused_says_why_before_any_button(client, auth, 
     assert 'id="reset-refused"' in page and "ranks above yours" in page and 'id="confirm-submit"' not in page
     own = client.get(_reset_url(tenant, admin)).get_data(as_text=True)
     assert 'id="reset-refused"' in own and 'id="confirm-submit"' not in own
+
+
+def test_requiring_ones_own_role_without_an_app_says_so(client, auth, team):
+    tenant, owner, *_ = team
+    auth.login(owner)
+    saved = client.post(f"/t/{tenant.slug}/settings/two-step", {"twofa-required_roles": ["owner"]},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "Two-step sign-in policy saved. This includes you" in saved

@@ -52,7 +52,7 @@ def test_me_shows_ones_own_second_factor_without_secrets(api, member_of, create_
     assert body["enabled"] is True and body["enabled_at"] and body["recovery_codes_left"] == 10
     assert [d["name"] for d in body["devices"]] == ["Pixel 8"] and set(body["devices"][0]) == {
         "id", "name", "created_at", "last_used_at"}
-    assert body["required_by"] == ["Acme Requiring"] and body["locked_until"] is None and body["disabled"] is False
+    assert body["required_by"] == ["Acme Requiring"] and body["locked_until"] is None and body["app_codes_off"] is False
     sealed = db.session.scalar(select(TotpDevice.secret).where(TotpDevice.user_id == user.id))
     text = response.get_data(as_text=True)
     assert secret_of_app not in text and sealed not in text
@@ -62,7 +62,7 @@ def test_me_without_a_second_factor_and_without_a_token(api, member_of):
     user, tenant = member_of(Role.MEMBER)
     body = api("GET", ME, _token(tenant, user, "read")).get_json()
     assert body == {"enabled": False, "enabled_at": None, "devices": [], "recovery_codes_left": 0, "required_by": [],
-                    "locked_until": None, "disabled": False}
+                    "locked_until": None, "app_codes_off": False}
     problem_of(api("GET", ME), 401, "invalid_token")
 
 
