@@ -183,13 +183,6 @@ def confirm_enrollment(actor: Actor, device_id: int, code: str, *, now: datetime
     return new_codes
 
 
-def rename_device(actor: Actor, device_id: int, name) -> TotpDevice:
-    device = _own_device(actor.user.id, device_id)
-    device.name = validated("name", check_device_name, name)
-    db.session.flush()
-    return device
-
-
 def remove_device(actor: Actor, device_id: int) -> bool:
     """Remove an app; removing the last one turns the second factor off (its recovery codes and remembered
     browsers go too). Returns True when it was the last. The caller asked for a recent step-up."""

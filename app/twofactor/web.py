@@ -9,7 +9,7 @@ from flask import current_app, request, session
 
 from app.core.mixins import utcnow
 from app.core.request_state import state
-from app.sessions.models import SessionStage, UserSession
+from app.sessions.models import SessionStage
 from app.sessions.services import mark_reauthenticated
 from app.twofactor import browsers, services
 from app.twofactor.services import Limits
@@ -56,10 +56,6 @@ def stage_after_password(user: User) -> str | None:
     if need.email_codes:
         return None if browsers.recognise(user.id, remembered_raw(), now) else SessionStage.SECOND_FACTOR
     return SessionStage.ENROLL
-
-
-def current_row() -> UserSession:
-    return state.user_session
 
 
 def recently_proved() -> bool:
