@@ -5,6 +5,7 @@ def import_models() -> None:
     """Import each models module once (idempotent)."""
     import app.audit.models  # noqa: F401
     import app.auth.models  # noqa: F401
+    import app.invites.models  # noqa: F401
     import app.mail.models  # noqa: F401
     import app.permissions.models  # noqa: F401
     import app.sessions.models  # noqa: F401
