@@ -69,7 +69,7 @@ def test_surrounding_whitespace_is_not_well_formed(samples):
 
 
 def test_kinds():
-    assert set(tokencodec.KINDS) == {"p"}
+    assert set(tokencodec.KINDS) == {"p", "i"}  # personal tokens and invite codes (each domain registers its own)
     with pytest.raises(ValueError):
         tokencodec.generate("q")
     body = "A" * 30
