@@ -22,6 +22,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.core.actor import Actor
@@ -234,7 +235,11 @@ def _grant(invite: Invite, user: User, existing: Membership | None, now: datetim
     role (a block of that membership stays: an admin lifts it)."""
     if existing is None:
         membership = Membership(tenant_id=invite.tenant_id, user_id=user.id, role=invite.role)
-        db.session.add(membership)
+        try:  # two invites of one tenant accepted by one person at once: the unique (tenant, user) decides
+            with db.session.begin_nested():
+                db.session.add(membership)
+        except IntegrityError as error:
+            raise AlreadyMember() from error
         action = "membership.created"
     else:
         existing.restore()

@@ -1,6 +1,6 @@
 """Races on PostgreSQL, real threads each with its own session and transaction, released together: one personal
 code accepted 20 times at once gives one membership; 20 parallel issuances with a limit of 5 give 5; a link of 3
-seats and 10 joiners gives 3."""
+seats and 10 joiners gives 3; one person accepting ten invites of one tenant at once joins once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.core.errors import DomainError
 from app.extensions import db
 from app.invites import services
 from app.invites.models import Invite, InviteQuota, InviteStatus, InviteUse
-from app.invites.services import DailyLimitReached, InviteInvalid
+from app.invites.services import AlreadyMember, DailyLimitReached, InviteInvalid
 from app.tenants.models import Tenant
 from app.users.models import Membership, Role, User
 from tests.invites.helpers import NOW, actor
@@ -91,3 +91,22 @@ def test_a_link_of_three_seats_and_ten_parallel_joiners_gives_three(app, member_
     assert (row.uses, row.status) == (3, InviteStatus.ACCEPTED)
     assert db.session.scalar(select(func.count()).select_from(InviteUse)
                              .execution_options(all_tenants=True)) == 3
+
+
+def test_one_person_accepting_ten_invites_of_one_tenant_at_once_joins_once(app, member_of, create_user):
+    admin, tenant = member_of(Role.ADMIN)
+    issued = [services.issue(actor(admin), tenant, role=Role.MEMBER, now=NOW) for _ in range(5)]
+    tenant.invite_daily_limit = 10
+    issued += [services.issue(actor(admin), tenant, role=Role.MEMBER, now=NOW) for _ in range(5)]
+    db.session.commit()
+    codes, tenant_id = [code for _invite, code in issued], tenant.id
+    joiner_id = create_user("twice@example.com").id
+
+    results = race(app, 10, lambda n: (db.session.get(User, joiner_id), codes[n]),
+                   lambda state: _outcome(lambda: services.accept(state[1], state[0], NOW)))
+    assert sum(isinstance(r, Membership) for r in results) == 1
+    assert all(isinstance(r, AlreadyMember) for r in results if not isinstance(r, Membership))
+    db.session.expire_all()
+    assert _members(tenant_id) == 2
+    assert db.session.scalar(select(func.count()).select_from(Invite).where(Invite.uses == 1)
+                             .execution_options(all_tenants=True)) == 1  # the refused ones keep their seat
