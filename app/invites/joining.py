@@ -13,8 +13,8 @@ from flask_babel import lazy_gettext as _l
 
 from app.core.errors import Conflict
 from app.invites.models import Invite
-from app.tenants.models import Tenant
 from app.invites.services import InviteInvalid, accept, validate
+from app.tenants.models import Tenant
 from app.users.models import Membership, User
 from app.users.services import by_email, create_user, set_preferred_locale
 
