@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import Conflict
 from app.invites.models import Invite
@@ -64,7 +65,7 @@ def sign_up(raw_code, *, email: str, name: str, password: str, locale: str | Non
         raise AccountExists(field="email")
     try:
         user = create_user(email, password, name=name)
-    except Conflict as exc:  # taken meanwhile (or by a soft-deleted account)
+    except (Conflict, IntegrityError) as exc:  # a soft-deleted account's, or taken meanwhile (another tab)
         raise AccountExists(field="email") from exc
     if locale:
         set_preferred_locale(user, locale)  # the language the person signed up in: every page speaks it
