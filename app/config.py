@@ -86,6 +86,9 @@ class Config:
             "TOKEN_USAGE_RETENTION_DAYS": _int("TOKEN_USAGE_RETENTION_DAYS", 90),
             "PASSWORD_RESET_MINUTES": _int("PASSWORD_RESET_MINUTES", 30),
             "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
+            # the join flow (/join, /join/<code>, joining): attempts per address, all its entries counted together
+            "JOIN_RATE_LIMIT": os.environ.get("JOIN_RATE_LIMIT", "20 per minute;100 per hour"),
+            "JOIN_CODE_MINUTES": _int("JOIN_CODE_MINUTES", 60),
             "TRUSTED_PROXY_COUNT": _int("TRUSTED_PROXY_COUNT", 0),
             "HSTS_SECONDS": _int("HSTS_SECONDS", 31536000),
             "SOFT_DELETE_RETENTION_DAYS": _int("SOFT_DELETE_RETENTION_DAYS", 90),

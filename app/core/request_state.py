@@ -37,6 +37,8 @@ class RequestState:
     tenant_token: Token | None
     #: the response holds a secret: `Cache-Control: no-store`
     no_store: bool
+    #: the URL of this request holds a secret: `Referrer-Policy: no-referrer` (nothing sends it on)
+    no_referrer: bool
     #: this request's CSP nonce (app.core.security)
     csp_nonce: str | None
     #: this request's id (app.core.security)
@@ -55,7 +57,7 @@ class RequestState:
         return name in g
 
 
-_FLAGS = frozenset({"no_store"})
+_FLAGS = frozenset({"no_store", "no_referrer"})
 
 
 def _key(name: str, default):

@@ -81,6 +81,8 @@ def _set_headers(response):
     headers["Strict-Transport-Security"] = hsts
     for name, value in _COMMON:
         headers[name] = value
+    if state.no_referrer:  # this URL holds a secret (a link from an email): the next request gets no Referer
+        headers["Referrer-Policy"] = "no-referrer"
     headers["X-Request-ID"] = request_id()
     if state.no_store or response.mimetype == "text/html":
         # Pages can show secrets or personal data; never cache them in shared or browser caches.

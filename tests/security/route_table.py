@@ -20,6 +20,13 @@ ROUTES: dict[str, str] = {
     "auth.forgot_password": "public",
     "auth.open_reset": "public",
     "auth.reset_form": "public",
+    # The join flow: anyone holding a code; joining itself needs a signed-in person (or makes one), the session
+    # stage gate keeps a half-signed-in session out.
+    "invites.join": "public",
+    "invites.join_link": "public",
+    "invites.join_continue": "public",
+    "invites.join_signup": "public",
+    "invites.join_accept": "public",
     "auth_settings.update_signin": "permission:settings.manage",
     "users.account": "login",
     "users.update_account": "login",
@@ -119,6 +126,11 @@ CEILING: dict[str, tuple[str, ...] | str] = {
     "auth.set_locale": "a display preference",
     "auth.forgot_password": "mails a link to the address typed, if it has an account; grants nothing",
     "auth.reset_form": "sets the password of the account a single-use link was mailed to; grants nothing more",
+    "invites.join": "checks a typed invite code; changes nothing",
+    "invites.join_signup": "a new account joins with the role its invite names (capped by the issuer's role when "
+                           "issued); the invite is the grant, used once",
+    "invites.join_accept": "the signed-in person joins with the role its invite names (capped by the issuer's "
+                           "role when issued); the invite is the grant, used once",
     "users.update_account": "one's own name, language and time zone",
     "auth_settings.update_signin": "the tenant's lock threshold (settings.manage), only stricter than the platform's",
     "users.update_password": "one's own password (the current one first)",

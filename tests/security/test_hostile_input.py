@@ -103,6 +103,11 @@ PAGES: dict[str, Page] = {
     "auth.forgot_password": Page(form=("email",)),
     "auth.open_reset": Page(),
     "auth.reset_form": Page(form=("password", "confirm")),
+    "invites.join": Page(form=("code",)),
+    "invites.join_link": Page(),
+    "invites.join_continue": Page(),
+    "invites.join_signup": Page(form=("name", "email", "password", "confirm")),
+    "invites.join_accept": Page(),
     "auth_settings.update_signin": Page(form=("lock_after",)),
     "users.account": Page(),
     "users.update_account": Page(form=("name", "locale", "timezone")),
@@ -308,8 +313,19 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "role": "manager", "state": "active", "sort": "name", "twofa": "off",
     }
     _targets(world)
+    world.valid["code"] = world.paths["code"] = _invite_code(member_of, create_tenant)
     yield world
     usage.flush()
+
+
+def _invite_code(member_of, create_tenant) -> str:
+    """A valid invite code to another tenant (the join pages read it from the form or the path)."""
+    from app.invites.services import issue
+
+    inviter, tenant = member_of(Role.OWNER, tenant=create_tenant(name="Inviting Tenant"))
+    _invite, code = issue(Actor(inviter), tenant, role=Role.MEMBER, now=utcnow())
+    db.session.commit()
+    return code
 
 
 def _keepsakes(member_of, create_tenant, fuzzed: Tenant, member) -> dict:
