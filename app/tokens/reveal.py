@@ -8,9 +8,7 @@ unreadable after `TTL_SECONDS` and replaced by the next one."""
 
 from __future__ import annotations
 
-from cryptography.fernet import InvalidToken
-from flask import session
-
+from app.core import reveal
 from app.core.crypto import crypto
 from app.core.request_state import state
 from app.tokens.models import ApiToken
@@ -23,24 +21,21 @@ CREATED, ROTATED = "created", "rotated"
 
 def keep(issued: IssuedToken, kind: str) -> None:
     """Keep `issued`'s secret, encrypted, for the page the POST redirects to."""
-    session[SESSION_KEY] = {"tenant": issued.token.tenant_id, "token": issued.token.id, "kind": kind,
-                            "sealed": crypto().encrypt(issued.secret)}
+    reveal.keep(SESSION_KEY, issued.secret, tenant=issued.token.tenant_id, token=issued.token.id, kind=kind)
 
 
 def take(kind: str, token: ApiToken | None = None, *, find=None) -> IssuedToken | None:
     """The secret kept for this tenant (of `token`, or of any token of `kind`: `find(id)` gives it), taken
     out of the session: shown this once. None when there is none, it is too old, or its token is no longer
     what it was issued for (another tenant, another token, a secret that does not match)."""
-    kept = session.get(SESSION_KEY)
-    if not isinstance(kept, dict) or kept.get("kind") != kind or kept.get("tenant") != state.tenant.id:
+    def wanted(kept: dict) -> bool:
+        return (kept.get("kind") == kind and kept.get("tenant") == state.tenant.id
+                and (token is None or kept.get("token") == token.id))
+
+    found = reveal.take(SESSION_KEY, TTL_SECONDS, wanted)
+    if found is None:
         return None
-    if token is not None and kept.get("token") != token.id:
-        return None
-    session.pop(SESSION_KEY, None)
-    try:
-        secret = crypto().fernet.decrypt(str(kept.get("sealed", "")).encode(), ttl=TTL_SECONDS).decode()
-    except (InvalidToken, TypeError, ValueError):
-        return None
+    kept, secret = found
     if token is None and find is not None:
         token = find(kept.get("token"))
     if token is None or token.digest != crypto().digest(secret) or token.status() != "active":
