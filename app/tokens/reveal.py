@@ -4,7 +4,8 @@ The POST that creates or rotates a token keeps the secret, encrypted (app.core.c
 clear, never in a URL), in the person's session and redirects; the page it redirects to takes it out of the
 session and shows it once, sent with Cache-Control: no-store. A reload of that page, the back button, or a
 repeat of the POST (refused by the form's one-time nonce) shows it no more. A secret nobody came to see is
-unreadable after `TTL_SECONDS` and replaced by the next one."""
+unreadable after `TTL_SECONDS` and replaced by the next one. The mechanism is app.core.reveal's (invites use it
+too); this module says what a token's secret belongs to."""
 
 from __future__ import annotations
 
