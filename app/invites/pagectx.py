@@ -66,11 +66,18 @@ def grantable_roles() -> list[Role]:
     return [role for role in Role if role.rank <= own]
 
 
-def may_manage(invite: Invite) -> bool:
-    """The viewer may revoke, resend or renew `invite`: invites.revoke and a role at or above the invite's."""
+def _own_rank() -> int | None:
+    """The viewer's rank here (None: a platform operator, above every role)."""
+    return None if current_user.is_operator else rank(current_user.id, state.tenant.id)
+
+
+def may_manage(invite: Invite, own: int | None = ...) -> bool:
+    """The viewer may revoke, resend or renew `invite`: invites.revoke and a role at or above the invite's
+    (`own`: the viewer's rank, when the caller has it already)."""
     if not can("invites.revoke"):
         return False
-    return current_user.is_operator or invite.role.rank <= rank(current_user.id, state.tenant.id)
+    own = _own_rank() if own is ... else own
+    return own is None or invite.role.rank <= own
 
 
 def shown_status(invite: Invite, now) -> str:
@@ -114,7 +121,8 @@ def list_ctx(filters: dict) -> dict:
     invites = services.list_invites(state.tenant, status=filters["status"], inviter_id=filters["inviter"],
                                     role=filters["role"], kind=filters["kind"], q=filters["q"],
                                     page=filters["page"], per_page=PER_PAGE, clamp=True)
-    rows = [(invite, shown_status(invite, now), may_manage(invite)) for invite in invites.items]
+    own = _own_rank()
+    rows = [(invite, shown_status(invite, now), may_manage(invite, own)) for invite in invites.items]
     return {"invites": invites, "rows": rows, "args": list_args(filters), "now": now,
             "button": ConfirmForm(formdata=None)}
 
@@ -123,7 +131,7 @@ def waiting_ctx() -> dict:
     """The joins by a link that wait for an admin's approval (for those who may approve them)."""
     if not can("invites.revoke"):
         return {"waiting": [], "button": ConfirmForm(formdata=None)}
-    own = None if current_user.is_operator else rank(current_user.id, state.tenant.id)
+    own = _own_rank()
     return {"waiting": [(use, own is None or use.invite.role.rank <= own) for use in services.waiting(state.tenant)],
             "button": ConfirmForm(formdata=None)}
 
