@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "invite.renewed": _l("Expired invite renewed"),
     "invite.resent": _l("Invite resent with a new code"),
     "invite.revoked": _l("Invite revoked"),
+    "invite.settings_changed": _l("Invite settings changed"),
     "member.blocked": _l("Blocked in this organization"),
     "member.unblocked": _l("Unblocked"),
     "member.unlocked": _l("Sign-in unlocked"),

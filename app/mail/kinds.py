@@ -36,4 +36,6 @@ def register_kind(name: str, subject, needs: tuple[str, ...] = ()) -> Kind:
 
 register_kind("password_reset", _l("Reset your Hubx Access password"), needs=("name", "link", "minutes"))
 register_kind("password_changed", _l("Your Hubx Access password was changed"), needs=("name", "when"))
+register_kind("invite", _l("You are invited to %(tenant)s"),
+              needs=("inviter", "tenant", "link", "role", "expires_at", "hours"))
 register_kind("test", _l("Hubx Access test message"))

@@ -174,7 +174,7 @@ def test_the_form_macro_renders_a_fresh_nonce_each_time(client, admin):
     _, tenant = admin
     pages = [client.get(f"/t/{tenant.slug}/settings").get_data(as_text=True) for _ in range(2)]
     nonces = [re.findall(r'name="form_nonce" value="([^"]+)"', page) for page in pages]
-    assert len(nonces[0]) == 4 and len(set(nonces[0] + nonces[1])) == 8  # four sections, two renderings
+    assert len(nonces[0]) == 5 and len(set(nonces[0] + nonces[1])) == 10  # five sections, two renderings
 
 
 def test_spent_nonces_are_purged_once_too_old(app):

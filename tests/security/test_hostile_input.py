@@ -32,6 +32,8 @@ from app.core.actor import Actor
 from app.core.mixins import utcnow
 from app.core.ratelimit import limiter
 from app.extensions import db
+from app.invites import services as invite_services
+from app.invites.models import Invite, InviteUse
 from app.mail.services import queue_email
 from app.permissions.models import PermissionRule
 from app.permissions.resolver import bump_policy_version
@@ -43,6 +45,7 @@ from app.tokens.models import ApiToken
 from app.twofactor.models import RememberedBrowser, TotpDevice
 from app.twofactor.secrets import seal
 from app.users.models import Role
+from app.users.services import create_user as create_account
 from tests.conftest import PASSWORD, Client
 from tests.security.route_table import ROUTES, api_routes
 from tests.twofactor.helpers import enrolled
@@ -90,6 +93,7 @@ class Page:
 TOKEN_FILTERS = ("q", "status", "scope", "owner", "expiring", "sort", "page")
 RULE_FILTERS = ("rules_user", "rules_effect", "rules_module", "rules_q", "rules_page")
 USER_FILTERS = ("q", "state", "role", "twofa", "sort", "page")
+INVITE_FILTERS = ("q", "status", "inviter", "role", "kind", "page")
 PERMISSION_STATE = ("user", "members_q", "members_page", *RULE_FILTERS)
 
 #: every page route (all but the bearer-token API) -> what it reads besides its path arguments
@@ -173,6 +177,20 @@ PAGES: dict[str, Page] = {
     "twofactor_admin.update_policy": Page(form=("twofa-required_roles", "twofa-email_codes")),
     "twofactor_admin.confirm_member_reset": Page(),
     "twofactor_admin.reset_member": Page(form=("proof",)),
+    "invites.page": Page(query=INVITE_FILTERS, targets=("invites-list",)),
+    "invites.issue": Page(query=INVITE_FILTERS, form=("invite-email", "invite-role", "invite-ttl_hours",
+                                                      "invite-send_email")),
+    "invites.create_link": Page(query=INVITE_FILTERS, form=("link-role", "link-max_uses", "link-email_domain",
+                                                            "link-ttl_hours", "link-needs_approval")),
+    "invites.confirm_revoke": Page(),
+    "invites.revoke": Page(),
+    "invites.confirm_resend": Page(),
+    "invites.resend": Page(),
+    "invites.renew": Page(query=INVITE_FILTERS),
+    "invites.approve": Page(query=INVITE_FILTERS),
+    "invites.confirm_decline": Page(),
+    "invites.decline": Page(),
+    "invites.update_settings": Page(form=("invites-invite_ttl_hours", "invites-invite_daily_limit")),
     "api.openapi": Page(),
     "api.docs": Page(),
     "mail.outbox": Page(query=("page",)),
@@ -209,7 +227,7 @@ class Route:
 
     @property
     def uses_ids(self) -> bool:
-        return bool({"token_id", "rule_id", "session_id", "user_id"} & set(self.path))
+        return bool({"token_id", "rule_id", "session_id", "user_id", "invite_id", "use_id"} & set(self.path))
 
 
 def _api_operation(document: dict, rule) -> tuple[str, dict]:
@@ -303,6 +321,10 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "policy-rotation_grace_minutes": "60", "twofa": "off", "twofa-required_roles": "admin",
         "twofa-email_codes": "y", "method": "totp", "proof": PASSWORD, "code": "123456", "remember": "",
         "new-proof": PASSWORD,
+        "invite-email": "fuzz.invitee@example.com", "invite-role": "member", "invite-ttl_hours": "24",
+        "invite-send_email": "y", "link-role": "member", "link-max_uses": "5", "link-email_domain": "example.com",
+        "link-ttl_hours": "24", "link-needs_approval": "y", "inviter": str(owner.id), "kind": "personal",
+        "invites-invite_ttl_hours": "72", "invites-invite_daily_limit": "1000",
     }
     world.api_valid = {
         "name": "fuzz api token", "scope": "read", "expires_in_days": 30, "no_expiry": False, "rate_limit": 100,
@@ -375,7 +397,17 @@ def _targets(world: World) -> None:
     db.session.refresh(world.member.profile)
     if world.member.profile.twofa_enabled_at is None:  # a second factor for a fuzzed reset to remove
         enrolled(world.member)
-    world.paths = {"slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
+    # an invite and a link's join waiting for approval (a fresh person each time: a fuzzed approve admits one)
+    world.tenant.invite_daily_limit = 10**6
+    invite, _code = invite_services.issue(Actor(world.owner), world.tenant, role="member", now=utcnow())
+    _link, link_code = invite_services.issue(Actor(world.owner), world.tenant, role="member", kind="link",
+                                             max_uses=2, needs_approval=True, now=utcnow())
+    joiner = create_account(f"joiner-{secrets.token_hex(6)}@example.com", PASSWORD)
+    invite_services.accept(link_code, joiner, utcnow())
+    join = db.session.scalar(select(InviteUse.id).where(InviteUse.user_id == joiner.id))
+    db.session.commit()
+    world.paths = {"invite_id": str(invite.id), "use_id": str(join),
+                   "slug": world.tenant.slug, "token_id": str(target.token.id), "rule_id": str(rule.id),
                    "session_id": str(session_row.id), "user_id": str(world.member.id), "action": "sign-out",
                    "secret": "a-reset-secret-that-matches-nothing",
                    "message_id": str(message.id), "filename": "css/app.css", "device_id": str(device.id),
@@ -388,6 +420,10 @@ def _ground(world: World, route: Route) -> None:
     db.session.rollback()
     if route.uses_ids:
         _targets(world)
+    if route.endpoint == "invites.renew":  # what is renewed is an expired invite
+        expired = db.session.get(Invite, int(world.paths["invite_id"]))
+        expired.expires_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
     if "user_id" in route.form or "user_id" in route.json:
         db.session.execute(delete(PermissionRule).where(PermissionRule.user_id == world.owner.id))
         bump_policy_version(world.owner.id)
