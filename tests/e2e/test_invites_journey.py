@@ -1,5 +1,7 @@
-"""Joining by an invite in a real browser: a new person opens the link, the code leaves the address bar, they sign
-up and land in the organization; a second browser with the same link is refused with the neutral message."""
+"""Joining by an invite in a real browser: an admin invites an address from the invites page, the message waits in
+the development outbox, the new person follows its link in a second browser, signs up and lands in the
+organization, and a third browser with the same link is refused; a person opening the link, the code leaving the
+address bar; an existing user signing in then joining without JavaScript."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from app.extensions import db
 from app.invites import services
 from app.users.models import Membership, Role, User
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import rows
+from tests.e2e.conftest import rows, sign_in
 from tests.invites.helpers import actor
 
 
@@ -63,3 +65,36 @@ def test_an_existing_user_signs_in_and_joins_without_javascript(page_without_js,
     pg.get_by_role("button", name="Join Plain Co as manager").click()
     expect(pg).to_have_url(re.compile(rf"/t/{tenant.slug}/$"))
     expect(pg.get_by_text("Welcome to Plain Co. You joined as manager.")).to_be_visible()
+
+
+def test_an_admin_invites_by_email_the_person_joins_from_the_outbox_and_a_second_use_is_refused(
+        page, phone, page_without_js, member_of, create_tenant):
+    member_of(Role.ADMIN, tenant=create_tenant(name="Outbox Co", default_locale="en"), email="boss@example.com")
+    sign_in(page, "boss@example.com")
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Invites").click()
+    form = page.locator("#personal-form")
+    form.get_by_label("Email (optional)").fill("newcomer@example.com")
+    form.get_by_label("Send the invite to this address by email").check()
+    form.get_by_role("button", name="Create invite").click()
+    link = page.get_by_label("Link to send").input_value()
+    expect(page.locator("#invite-reveal")).to_contain_text("sent by email to newcomer@example.com")
+
+    phone.goto("/dev/outbox")  # the invitee's browser: the message, its link
+    phone.get_by_role("link", name="You are invited to Outbox Co").click()
+    expect(phone.locator("#message-text")).to_contain_text(link)
+    phone.locator("#message-text").get_by_role("link", name=link).click()
+    expect(phone).to_have_url(re.compile(r"/join/continue$"))
+    expect(phone.get_by_label("Email", exact=True)).to_have_value("newcomer@example.com")
+    phone.get_by_label("Your name").fill("New Comer")
+    phone.get_by_label("Password", exact=True).fill(PASSWORD)
+    phone.get_by_label("Password again").fill(PASSWORD)
+    phone.get_by_role("button", name="Create my account and join").click()
+    expect(phone.get_by_text("Welcome to Outbox Co. You joined as member.")).to_be_visible()
+
+    page_without_js.goto(link)  # a third browser, the same link: used up
+    expect(page_without_js.get_by_role("alert")).to_contain_text("This invite is not valid.")
+    newcomer = next(user for user in rows(User) if user.email == "newcomer@example.com")
+    assert [m.role for m in rows(Membership) if m.user_id == newcomer.id] == [Role.MEMBER]
+
+    page.reload()  # the admin's list: accepted
+    expect(page.locator("#invites-list")).to_contain_text("accepted")
