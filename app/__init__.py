@@ -25,6 +25,7 @@ from app.core.ratelimit import limiter
 from app.core.security import register_security
 from app.core.web import register_templates, register_tenancy, register_tenant_reset
 from app.extensions import csrf, db, login_manager, migrate
+from app.invites.api import bp as invites_api
 from app.mail import routes as mail_routes
 from app.models import import_models
 from app.permissions import routes as permission_routes
@@ -144,7 +145,7 @@ def register_blueprints(app: Flask) -> None:
     for bp in (health_bp, auth_routes.bp, tenant_routes.bp, permission_routes.bp, token_routes.bp, session_routes.bp,
                user_routes.bp, mail_routes.bp, auth_settings.bp, twofactor_routes.bp, twofactor_admin.bp):
         app.register_blueprint(bp)
-    register_api(app, tokens_api, permissions_api, users_api, sessions_api, twofactor_api)
+    register_api(app, tokens_api, permissions_api, users_api, sessions_api, twofactor_api, invites_api)
 
 
 def register_commands(app: Flask) -> None:
