@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+import tests.security.ceiling_invites_api  # noqa: F401 (registers its cases)
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.users.models import Role, User
-from tests.security import ceiling_invites_api  # noqa: F401 (registers its cases)
 from tests.security import ceiling_people  # noqa: F401 (registers its cases)
 from tests.security.ceiling import CASES, SECRET, World, _fresh, _live_rule, _tokens_named, case
 from tests.security.route_table import CEILING
