@@ -154,6 +154,7 @@ def register_commands(app: Flask) -> None:
     # `jobs` before `app` (jobs -> app.core -> app/__init__ -> a command -> jobs, half-initialised otherwise).
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
+    from app.invites.cli import register_invite_commands
     from app.mail.cli import register_mail_commands
     from app.permissions.cli import register_permission_commands
     from app.sessions.cli import register_session_commands
@@ -172,3 +173,4 @@ def register_commands(app: Flask) -> None:
     register_user_commands(app)
     register_mail_commands(app)
     register_twofa_commands(app)
+    register_invite_commands(app)
