@@ -78,7 +78,7 @@ def register_config(app: Flask, overrides) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session does
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "hubx-memory://"  # app.core.ratelimit
     app.config["RATELIMIT_KEY_PREFIX"] = "hubx-rl"
     if fallbacks and not app.testing:
         log.warning(
