@@ -1,5 +1,6 @@
-"""The floor for bench/api_me.py (and bench/invite_validate.py, `POST /invite-floor`): a plain Flask app whose one route does what any token check must do at
-the least (read the bearer header, HMAC it, one indexed SELECT by digest, answer JSON), and nothing else.
+"""The floor for bench/api_me.py (and bench/invite_validate.py, `POST /invite-floor`): a plain Flask app whose
+one route does what any token check must do at the least (read the bearer header, HMAC it, one indexed SELECT by
+digest, answer JSON), and nothing else.
 
     DATABASE_URL=... TOKEN_HASH_KEY=... gunicorn -w 2 -b 127.0.0.1:PORT --pythonpath bench floor_app:app
 
