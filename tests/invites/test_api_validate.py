@@ -4,6 +4,7 @@ one, strict JSON, a rate limit per address."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -171,3 +172,26 @@ def test_checks_are_limited_per_address(api, admin):
     # malformed checks count too (no free probing), and another address is not held back
     problem_of(api("POST", URL, json={"code": "x"}, environ_base=here), 429, "rate_limited")
     assert _ask(api, code, environ_base={"REMOTE_ADDR": "198.51.100.8"})["valid"] is True
+
+
+@pytest.mark.config(INVITE_VALIDATE_RATE_LIMIT="2 per minute", REDIS_URL="redis://127.0.0.1:1/0")
+def test_with_redis_down_the_limit_counts_in_memory(api, admin):
+    user, tenant = admin
+    _, code = _issue(user, tenant)
+    statuses = [api("POST", URL, json={"code": code}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]  # never unlimited, never a server error
+
+
+@pytest.mark.redis
+@pytest.mark.config(INVITE_VALIDATE_RATE_LIMIT="2 per minute", REDIS_URL=os.environ.get("TEST_REDIS_URL", ""))
+def test_the_limit_counts_in_redis(api, admin):
+    from redis import Redis
+
+    redis = Redis.from_url(os.environ["TEST_REDIS_URL"])
+    redis.flushdb()
+    user, tenant = admin
+    _, code = _issue(user, tenant)
+    statuses = [api("POST", URL, json={"code": code}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    keys = [k.decode() for k in redis.keys("*")]
+    assert any("invite-validate" in k for k in keys) and not any(code in k for k in keys)
