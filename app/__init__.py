@@ -28,6 +28,7 @@ from app.extensions import csrf, db, login_manager, migrate
 from app.invites import join as invite_join  # noqa: F401 (its views join the invites blueprint)
 from app.invites import routes as invite_routes
 from app.invites import ui as invite_ui  # noqa: F401 (its views join the invites blueprint)
+from app.invites.api import bp as invites_api
 from app.mail import routes as mail_routes
 from app.models import import_models
 from app.permissions import routes as permission_routes
@@ -80,7 +81,7 @@ def register_config(app: Flask, overrides) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session does
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
-    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "hubx-memory://"  # app.core.ratelimit
     app.config["RATELIMIT_KEY_PREFIX"] = "hubx-rl"
     if fallbacks and not app.testing:
         log.warning(
@@ -148,7 +149,7 @@ def register_blueprints(app: Flask) -> None:
                user_routes.bp, mail_routes.bp, auth_settings.bp, twofactor_routes.bp, twofactor_admin.bp,
                invite_routes.bp):
         app.register_blueprint(bp)
-    register_api(app, tokens_api, permissions_api, users_api, sessions_api, twofactor_api)
+    register_api(app, tokens_api, permissions_api, users_api, sessions_api, twofactor_api, invites_api)
 
 
 def register_commands(app: Flask) -> None:
@@ -157,6 +158,7 @@ def register_commands(app: Flask) -> None:
     # `jobs` before `app` (jobs -> app.core -> app/__init__ -> a command -> jobs, half-initialised otherwise).
     from app.audit.cli import audit_cli
     from app.core.cli import register_core_commands
+    from app.invites.cli import register_invite_commands
     from app.mail.cli import register_mail_commands
     from app.permissions.cli import register_permission_commands
     from app.sessions.cli import register_session_commands
@@ -175,3 +177,4 @@ def register_commands(app: Flask) -> None:
     register_user_commands(app)
     register_mail_commands(app)
     register_twofa_commands(app)
+    register_invite_commands(app)

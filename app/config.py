@@ -109,6 +109,11 @@ class Config:
             "TWOFA_LOCK_MAX_MINUTES": _int("TWOFA_LOCK_MAX_MINUTES", 15),
             "TWOFA_DISABLE_AFTER": _int("TWOFA_DISABLE_AFTER", 100),
             "TWOFA_RATE_LIMIT": os.environ.get("TWOFA_RATE_LIMIT", "10 per minute;60 per hour"),
+            # Invites (app.invites): the public POST /api/v1/invites/validate, per client address
+            "INVITE_VALIDATE_RATE_LIMIT": os.environ.get("INVITE_VALIDATE_RATE_LIMIT", "30 per minute;300 per hour"),
+            # The portal's address as people reach it (`https://access.example.com`), for links made outside a
+            # request (`flask invites create`); empty: the request's own host, or http://localhost:5000 in a command
+            "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/"),
             "TWOFA_EMAIL_CODE_DIGITS": _int("TWOFA_EMAIL_CODE_DIGITS", 8),
             "TWOFA_EMAIL_CODE_MINUTES": _int("TWOFA_EMAIL_CODE_MINUTES", 10),
             "TWOFA_EMAIL_CODE_TRIES": _int("TWOFA_EMAIL_CODE_TRIES", 5),

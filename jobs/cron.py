@@ -6,6 +6,7 @@ Each entry is also a `flask` command, so a plain crontab can drive the same work
 from rq import cron
 
 from jobs import QUEUE
+from jobs.invites import expire_invites
 from jobs.mail import send_pending
 from jobs.maintenance import purge_soft_deleted
 from jobs.permissions import prune_expired_permissions
@@ -25,3 +26,6 @@ cron.register(cleanup_sessions_logs, QUEUE, cron="6-59/10 * * * *", name="cleanu
 # Every 10 minutes (at :02, :12, ... :52): email still queued or failed goes out again (idempotent: a sent message
 # is never sent twice), and delivered email older than MAIL_RETENTION_DAYS is deleted.
 cron.register(send_pending, QUEUE, cron="2-59/10 * * * *", name="mail-send-pending")
+# Every 15 minutes (at :09, :24, :39, :54): invites past their time are refused already; this marks them expired so
+# the lists, the filters and the audit trail say so soon after.
+cron.register(expire_invites, QUEUE, cron="9-59/15 * * * *", name="expire-invites")

@@ -10,7 +10,7 @@ import spectree.plugins.flask_plugin
 from flask import Blueprint, Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from spectree import SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
@@ -184,6 +184,32 @@ spec = ApiSpec(
                                                                          bearer_format="hbx_p_…"))],
     security={"bearer": []},
 )
+
+def documented(**validate_kwargs):
+    """Describe a view in the OpenAPI document exactly as `spec.validate(**validate_kwargs)` would, without
+    spectree's request and response plumbing at run time: for a hot route that checks its own body with the same
+    strict model (`parse_json`), so the document and the check cannot differ. spectree's per-request work (copying
+    headers and cookies, re-reading the body, validating the response) costs more than such a route's query
+    (docs/performance.md, "Invite code validation"). spectree finds a view's description by the function, walking
+    `__wrapped__`: the description is moved from spectree's wrapper to the view itself."""
+
+    def decorate(view):
+        wrapper = spec.validate(**validate_kwargs)(view)
+        spec._function_metadata[view] = spec._function_metadata.pop(wrapper)  # noqa: SLF001 (see the docstring)
+        return view
+
+    return decorate
+
+
+def parse_json(model: type[BaseModel]):
+    """The request's JSON body (already refused by `check_body` when not JSON) validated by `model`, refused as
+    spectree's validation would refuse it (422 `request_invalid` or `validation_failed`, with `errors`)."""
+    try:
+        return model.model_validate(request.get_json(silent=True))
+    except ValidationError as error:
+        _validation_hook(request, None, error, None)
+        raise  # the hook always raises; never reached
+
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 register_api_page(f"{PREFIX}/docs")  # the reference is read in a browser: a page, with the portal's layout

@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.core.actor import Actor
+from app.core.db import DirectRead, once_more_if_dropped
 from app.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, ValidationFailed
 from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import email_key
@@ -239,6 +240,37 @@ def validate(raw_code, now: datetime) -> Invite | None:
     used: one answer). Changes nothing: opening a link never consumes it."""
     invite = _find(raw_code)
     return invite if _usable(invite, now) else None
+
+
+def _summary_query():
+    """The facts a public validation needs, by digest, with the tenant's name joined in: one indexed row."""
+    invite, tenant = Invite.__table__, Tenant.__table__
+    return (
+        select(invite.c.role, invite.c.status, invite.c.expires_at, invite.c.uses, invite.c.max_uses,
+               tenant.c.name.label("tenant_name"))
+        .join_from(invite, tenant, tenant.c.id == invite.c.tenant_id)
+        .where(invite.c.digest == bindparam("digest"), invite.c.deleted_at.is_(None), tenant.c.deleted_at.is_(None))
+    )
+
+
+#: run on the driver's cursor (app.core.db.DirectRead), as the bearer check's read: the public validation is one
+#: statement on a hot path, and the ORM's object loading would cost more than the query (docs/performance.md)
+_SUMMARY_READ = DirectRead(_summary_query())
+
+
+def validate_summary(raw_code, now: datetime) -> tuple[Role, str] | None:
+    """(role, tenant name) of the invite a code names while it can still be accepted, else None: the same verdict
+    as `validate`, for the public check. A malformed code or a wrong checksum costs no query; a well-formed one
+    one indexed SELECT outside the session (no ORM objects, no transaction to end). Changes nothing."""
+    if not codes.well_formed(raw_code):
+        return None
+    params = {"digest": codes.digest_of(raw_code)}
+    engine = db.engine
+    row = once_more_if_dropped(lambda: _SUMMARY_READ.first(engine, params))
+    if (row is None or row.status != InviteStatus.PENDING or row.expires_at <= now
+            or row.uses >= row.max_uses):
+        return None
+    return Role(row.role), row.tenant_name
 
 
 def _membership_of(tenant_id: int, user_id: int) -> Membership | None:

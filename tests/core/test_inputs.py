@@ -35,7 +35,7 @@ def _post_json(client, url: str, body: str, headers=None):
 def _api_rules(app, method: str) -> list[str]:
     rules = [r for r in app.url_map.iter_rules() if r.endpoint in api_routes() and method in r.methods]
     return [r.rule.replace("<id:token_id>", "1").replace("<id:rule_id>", "1").replace("<id:user_id>", "1")
-            for r in rules]
+            .replace("<id:invite_id>", "1") for r in rules]
 
 
 # ---------------------------------------------------------------- the pieces

@@ -124,6 +124,13 @@ ROUTES: dict[str, str] = {
     "sessions_api.end_session": "api:admin:sessions.manage",
     "twofactor_api.my_twofa": "api:read:-",
     "twofactor_api.reset_member_twofa": "api:admin:users.manage",
+    "invites_api.create_invite": "api:write:invites.create",
+    "invites_api.list_invites": "api:read:invites.view",
+    "invites_api.show_invite": "api:read:invites.view",
+    "invites_api.revoke_invite": "api:write:invites.revoke",
+    "invites_api.resend_invite": "api:write:invites.revoke",
+    # Public, with no token: is an invite code good? (rate limited per address; answers valid or not only)
+    "invites_api.validate_code": "public",
 }
 
 
@@ -197,7 +204,14 @@ CEILING: dict[str, tuple[str, ...] | str] = {
                               "shorten_deny_beyond_rights_page", "global_rule_edit_is_not_found_page"),
     "permissions_api.delete_rule": ("admin_removes_owner_rule_api", "remove_deny_beyond_rights_api",
                                     "global_rule_is_not_found_api"),
+    "invites_api.create_invite": ("write_token_invites_above_owner_role_api",),
+    "invites_api.revoke_invite": ("admin_revokes_owner_invite_api",),
+    "invites_api.resend_invite": ("admin_resends_owner_invite_api",),
+    "invites_api.validate_code": "reads whether a code is good; changes nothing",
 }
+
+#: JSON routes that take no token (classified `public` above), described by the OpenAPI document like the others
+PUBLIC_API: set[str] = {"invites_api.validate_code"}
 
 
 def api_routes() -> dict[str, tuple[str, str | None]]:

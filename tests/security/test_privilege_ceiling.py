@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 import tests.security.ceiling_invites  # noqa: F401 (registers its cases)
+import tests.security.ceiling_invites_api  # noqa: F401 (registers its cases)
 from app.extensions import db
 from app.permissions.models import PermissionRule
 from app.users.models import Role, User

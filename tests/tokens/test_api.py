@@ -18,6 +18,7 @@ from app.core.actor import Actor
 from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.extensions import db
+from app.invites import services as invite_services
 from app.permissions.models import PermissionRule
 from app.permissions.services import create_rule
 from app.sessions.services import Lifetimes, start_session
@@ -33,6 +34,7 @@ TOKENS = "/api/v1/tokens"
 RULES = "/api/v1/permissions/rules"
 BELOW = {"write": "read", "admin": "write"}
 ID_ARGS = {"token_id", "rule_id", "user_id", "session_id"}
+ID_ARGS |= {"invite_id"}
 
 
 def _db_token(token_id: int) -> ApiToken:
@@ -54,6 +56,9 @@ SAMPLE_BODIES = {
     "permissions_api.check": lambda ctx: {"user_id": ctx["member_id"], "action": "tokens.view"},
     "users_api.update_user": lambda ctx: {"role": "manager"},
     "twofactor_api.reset_member_twofa": lambda ctx: {},
+    "invites_api.create_invite": lambda ctx: {"role": "member"},
+    "invites_api.revoke_invite": lambda ctx: {},
+    "invites_api.resend_invite": lambda ctx: {},
 }
 
 
@@ -101,6 +106,11 @@ def scoped(issue, create_user):
            "user_id": member.id, "session_id": session_row.id}
     for endpoint in ("tokens_api.revoke_token", "tokens_api.rotate_token"):  # one target each: changes stay apart
         ctx[endpoint, "token_id"] = issue(user=admin.user, tenant=admin.tenant, scope="read").token.id
+    admin.tenant.invite_daily_limit = 50  # every scope creates and resends: more than the default 5 a day
+    for endpoint in ("invites_api.show_invite", "invites_api.revoke_invite", "invites_api.resend_invite"):
+        invite, _code = invite_services.issue(Actor(admin.user), admin.tenant, role="member", now=utcnow())
+        ctx[endpoint, "invite_id"] = ctx["invite_id"] = invite.id
+    db.session.commit()
     return admin, tokens, ctx
 
 
@@ -152,8 +162,8 @@ def test_another_tenants_ids_are_404(app, api, issue, scoped):
             continue
         problem_of(api(method, url, admin_b.secret, json=body), 404, "not_found")
         seen += 1
-    assert seen == 8  # show, revoke, rotate a token; delete a rule; show, change a member, reset their second
-    # factor; end a session
+    assert seen == 11  # show, revoke, rotate a token; delete a rule; show, change a member, reset their second
+    # factor; end a session; show, revoke, resend an invite
     assert {_db_token(v).status() for k, v in ctx_a.items() if "token_id" in k} == {"active"}
     assert db.session.get(PermissionRule, ctx_a["rule_id"]).deleted_at is None
     problem_of(api("post", "/api/v1/permissions/check", admin_b.secret,
