@@ -9,7 +9,10 @@ Measured, each against the floor:
 - `POST /api/v1/invites/validate` with `{"code": ...}`, cycling through `--codes` valid codes (each wrk
   connection walks the list from its own place), the public check of a code;
 - `GET /join/<code>` with the same codes, the join link's first request, when the app has the route (endpoint
-  `invites.join_link`); skipped with a note when it does not.
+  `invites.join_link`); skipped with a note when it does not. It reads nothing (a link opened by a mail scanner
+  must not touch the invite): it holds the code in an encrypted cookie and answers 303;
+- `GET /join/continue` with such cookies (made by one `GET /join/<code>` for each of the first 200 codes before
+  the load), the page that validates the code (one indexed SELECT) and shows the organization and the role.
 The floor ([`floor_app.py`](floor_app.py), `POST /invite-floor` with the same body) HMACs the code and runs
 `SELECT role, status, expires_at, uses, max_uses, tenant_id FROM invite WHERE digest = :d`.
 
@@ -185,10 +188,11 @@ def seed(args: argparse.Namespace) -> list[str]:
 # --- load ---------------------------------------------------------------------------------------------
 
 
-def lua_script(workdir: Path, name: str, method: str, path: str, code_list: list[str]) -> Path:
+def lua_script(workdir: Path, name: str, method: str, path: str, code_list: list[str], *,
+               cookies: bool = False) -> Path:
     """A wrk script sending `method path` for each code in turn (each connection from its own place in the list:
     `path` ending in `/` gets the code appended, else the code goes in a JSON body), then bench/wrk_report.lua's
-    summary line."""
+    summary line. With `cookies`, the list holds Cookie header values sent to the one `path`."""
     quoted = ",".join(json.dumps(c) for c in code_list)
     script = workdir / f"wrk-{name}.lua"
     script.write_text(f"""
@@ -197,12 +201,16 @@ local n = #codes
 local i = 0
 local method, path = "{method}", "{path}"
 local headers = {{["Content-Type"] = "application/json"}}
+local cookie_mode = {"true" if cookies else "false"}
 setup = function(thread)
   thread:set("offset", math.random(n))
 end
 request = function()
   i = i + 1
   local code = codes[((offset or 0) + i) % n + 1]
+  if cookie_mode then
+    return wrk.format(method, path, {{["Cookie"] = code}})
+  end
   if string.sub(path, -1) == "/" then
     return wrk.format(method, path .. code)
   end
@@ -257,9 +265,34 @@ def call(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def call_with_cookie(url: str, cookie: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+def join_cookies(url: str, codes: list[str]) -> list[str]:
+    """The Cookie header values `GET /join/<code>` sets for each code (its encrypted hold of the code)."""
+    values = []
+    opener = urllib.request.build_opener(NoRedirect)
+    for code in codes:
+        try:
+            opener.open(urllib.request.Request(url + code), timeout=5)
+            raise RuntimeError(f"/join/<code> did not redirect for {code[:8]}…")
+        except urllib.error.HTTPError as answer:  # the 303 (NoRedirect makes it an error)
+            cookie = answer.headers.get("Set-Cookie", "")
+            if answer.code != 303 or not cookie:
+                raise RuntimeError(f"/join/<code> answered {answer.code} without a cookie") from None
+            values.append(cookie.split(";", 1)[0])
+    return values
 
 
 def join_route(url: str) -> str | None:
@@ -314,6 +347,14 @@ def run(args: argparse.Namespace, url: str, valid: list[str], workdir: Path) -> 
                 if status >= 400:
                     raise RuntimeError(f"/join/<code> answered {status}: {answer[:300]!r}")
                 results["join_status"] = status
+                cookies = join_cookies(app_server.url(join_path), valid[:200])
+                continue_path = join_path + "continue"
+                status, answer = call_with_cookie(app_server.url(continue_path), cookies[0])
+                if status != 200:
+                    raise RuntimeError(f"/join/continue answered {status}: {answer[:300]!r}")
+                targets["/join/continue"] = (app_server.url(continue_path),
+                                             lua_script(workdir, "continue", "GET", continue_path, cookies,
+                                                        cookies=True))
             results["commands"][worker_class] = {"app": app_server.command, "floor": floor.command}
             for connections in args.connections:
                 found: dict[str, list[dict]] = {name: [] for name in targets}
