@@ -33,7 +33,7 @@ from app.core.ratelimit import limiter
 from app.core.request_state import state
 from app.core.web import request_meta
 from app.invites import bp
-from app.invites.joining import Joined, join_as, sign_up, usable_invite
+from app.invites.joining import Joined, join_as, refusal_for, sign_up, usable_invite
 from app.invites.services import InviteInvalid, validate
 from app.sessions.models import SessionStage
 from app.sessions.web import advance_current_session, begin_session, renew_current_session, stage_url
@@ -230,14 +230,16 @@ def _page(raw: str, *, signup: SignUpForm | None = None, joining: JoinForm | Non
     invite = validate(raw, utcnow())
     if invite is None:
         return None
+    refusal = None
     if current_user.is_authenticated:
         joining = joining or JoinForm()
+        refusal = None if joining.form_errors else refusal_for(invite, current_user)
     else:
         signup = signup or SignUpForm(formdata=None, data={"email": invite.email or ""})
         if invite.email:
             signup.email.render_kw = {**(signup.email.render_kw or {}), "readonly": True}
     return render_template("invites/join.html", invite=invite, tenant=invite.tenant, signup=signup, joining=joining,
-                           sign_in_url=url_for("auth.login", next=url_for("invites.join_continue")))
+                           refusal=refusal, sign_in_url=url_for("auth.login", next=url_for("invites.join_continue")))
 
 
 def _invalid_page(form: GuardedForm | None = None) -> str:
@@ -260,11 +262,11 @@ def _enrollment_stage(user: User) -> str | None:
 def _joined(joined: Joined, stage: str | None):
     """After joining: the organization (or, first, the second step or enrollment; after it, the organization)."""
     if joined.membership is None:
-        flash(_("You asked to join %(tenant)s. You are waiting for an admin's approval; you will have access once "
-                "they approve.", tenant=joined.tenant.name), "info")
+        flash(_("Your request to join %(tenant)s waits for an admin's approval; you will have access once they "
+                "approve.", tenant=joined.tenant.name), "info")
         target = url_for("tenants.home")
     else:
-        flash(_("Welcome to %(tenant)s. You joined as %(role)s.", tenant=joined.tenant.name,
+        flash(_("You joined %(tenant)s as %(role)s. Welcome!", tenant=joined.tenant.name,
                 role=joined.membership.role.label), "success")
         target = url_for("tenants.dashboard", slug=joined.tenant.slug)
     if stage is not None:

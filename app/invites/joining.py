@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core.errors import Conflict
-from app.invites.models import Invite
-from app.invites.services import InviteInvalid, accept, validate
+from app.core.errors import Conflict, DomainError
+from app.extensions import db
+from app.invites.models import Invite, InviteUse
+from app.invites.services import AlreadyJoined, InviteInvalid, accept, check_may_join, validate
 from app.tenants.models import Tenant
 from app.users.models import Membership, User
 from app.users.services import by_email, create_user, set_preferred_locale
@@ -41,6 +43,18 @@ def usable_invite(raw_code, now: datetime) -> Invite:
     if invite is None:
         raise InviteInvalid()
     return invite
+
+
+def refusal_for(invite: Invite, user: User) -> str | None:
+    """Why `user` could not join by this usable invite (another email or domain, a member already, this link used
+    by them already), told before they press the button; None when they can."""
+    try:
+        check_may_join(invite, user)
+    except DomainError as refused:
+        return refused.detail or str(refused.title)
+    used = db.session.scalar(select(InviteUse.id).where(InviteUse.invite_id == invite.id, InviteUse.user_id == user.id)
+                             .execution_options(all_tenants=True, include_deleted=True))
+    return str(AlreadyJoined.title) if used is not None else None
 
 
 def join_as(raw_code, user: User, *, now: datetime, meta: dict | None = None) -> Joined:

@@ -303,15 +303,9 @@ def _grant(invite: Invite, user: User, existing: Membership | None, now: datetim
     return membership
 
 
-def accept(raw_code, user: User, now: datetime, *, meta: dict | None = None) -> Membership | None:
-    """`user` joins by a code: returns the membership (status active), or None when the link holds joins for an
-    admin's approval (the seat is taken; `approve` gives the membership).
-
-    Every invalid code gets the one `InviteInvalid`; a code for another email, a link for another domain, a
-    member already here or a second join by the same link are told apart (the person holds a valid code)."""
-    invite = _find(raw_code)
-    if not _usable(invite, now):
-        raise InviteInvalid()
+def check_may_join(invite: Invite, user: User) -> Membership | None:
+    """Refuse `user` a usable invite that is not for them: another email, a link for another domain, a live member
+    already; returns their removed membership, if any (a join restores it). Changes nothing."""
     address = email_key(user.email)
     if invite.email is not None and invite.email != address:
         raise InviteForAnotherEmail()
@@ -321,6 +315,19 @@ def accept(raw_code, user: User, now: datetime, *, meta: dict | None = None) -> 
     existing = _membership_of(invite.tenant_id, user.id)
     if existing is not None and existing.deleted_at is None:
         raise AlreadyMember()
+    return existing
+
+
+def accept(raw_code, user: User, now: datetime, *, meta: dict | None = None) -> Membership | None:
+    """`user` joins by a code: returns the membership (status active), or None when the link holds joins for an
+    admin's approval (the seat is taken; `approve` gives the membership).
+
+    Every invalid code gets the one `InviteInvalid`; a code for another email, a link for another domain, a
+    member already here or a second join by the same link are told apart (the person holds a valid code)."""
+    invite = _find(raw_code)
+    if not _usable(invite, now):
+        raise InviteInvalid()
+    existing = check_may_join(invite, user)
     # the seat first (one row, one conditional UPDATE): racing joins queue on the invite's row
     uses = db.session.execute(
         update(Invite)
@@ -379,6 +386,9 @@ def approve(actor: Actor, tenant: Tenant, use_id: int, *, now: datetime) -> Memb
     link grants is at most the approver's)."""
     use = _waiting_use(tenant, use_id)
     _check_role_ceiling(actor, tenant, use.invite.role)
+    if use.invite.status == InviteStatus.REVOKED:  # revoking a link stops the joins it still holds too
+        raise Conflict(str(_l("The link %(hint)s was revoked, so the joins it holds can only be declined.",
+                              hint=use.invite.hint)))
     existing = _membership_of(tenant.id, use.user_id)
     if existing is not None and existing.deleted_at is None:
         raise Conflict(str(_l("%(email)s is a member already.", email=use.user.email)))

@@ -34,7 +34,7 @@ def test_a_new_person_joins_by_the_link_and_a_second_browser_is_refused(page, ph
     page.get_by_role("button", name="Create my account and join").click()
 
     expect(page).to_have_url(re.compile(rf"/t/{tenant.slug}/$"))
-    expect(page.get_by_text("Welcome to Journey Co. You joined as member.")).to_be_visible()
+    expect(page.get_by_text("You joined Journey Co as member. Welcome!")).to_be_visible()
     nova = next(user for user in rows(User) if user.email == "nova@example.com")
     assert any(m.user_id == nova.id and m.tenant_id == tenant.id for m in rows(Membership))
 
@@ -64,7 +64,7 @@ def test_an_existing_user_signs_in_and_joins_without_javascript(page_without_js,
     expect(pg).to_have_url(re.compile(r"/join/continue$"))  # back to the same invite after signing in
     pg.get_by_role("button", name="Join Plain Co as manager").click()
     expect(pg).to_have_url(re.compile(rf"/t/{tenant.slug}/$"))
-    expect(pg.get_by_text("Welcome to Plain Co. You joined as manager.")).to_be_visible()
+    expect(pg.get_by_text("You joined Plain Co as manager. Welcome!")).to_be_visible()
 
 
 def test_an_admin_invites_by_email_the_person_joins_from_the_outbox_and_a_second_use_is_refused(
@@ -89,7 +89,7 @@ def test_an_admin_invites_by_email_the_person_joins_from_the_outbox_and_a_second
     phone.get_by_label("Password", exact=True).fill(PASSWORD)
     phone.get_by_label("Password again").fill(PASSWORD)
     phone.get_by_role("button", name="Create my account and join").click()
-    expect(phone.get_by_text("Welcome to Outbox Co. You joined as member.")).to_be_visible()
+    expect(phone.get_by_text("You joined Outbox Co as member. Welcome!")).to_be_visible()
 
     page_without_js.goto(link)  # a third browser, the same link: used up
     expect(page_without_js.get_by_role("alert")).to_contain_text("This invite is not valid.")

@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from app.core import tokencodec
 from app.core.crypto import crypto
-from app.core.errors import ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.invites import codes, services
 from app.invites.models import Invite, InviteKind, InviteStatus, InviteUse, check_email_domain
@@ -421,3 +421,20 @@ def test_every_use_is_kept(admin, create_user):
     use = db.session.scalar(select(InviteUse).execution_options(all_tenants=True))
     assert (use.invite_id, use.user_id, use.membership_id, use.approved_at) == (invite.id, joiner.id,
                                                                                 membership.id, NOW)
+
+
+def test_a_revoked_link_s_waiting_joins_can_only_be_declined(admin, create_user):
+    user, tenant = admin
+    invite, code = _issue(user, tenant, kind="link", max_uses=5, needs_approval=True)
+    joiner = create_user()
+    services.accept(code, joiner, NOW)
+    services.revoke(actor(user), tenant, invite.id, now=NOW)
+    db.session.commit()
+    [use] = services.waiting(tenant)
+    with pytest.raises(Conflict, match="was revoked"):
+        services.approve(actor(user), tenant, use.id, now=NOW)
+    db.session.rollback()
+    assert _membership(tenant, joiner) is None
+    services.decline(actor(user), tenant, use.id, now=NOW)
+    db.session.commit()
+    assert services.waiting(tenant) == []
