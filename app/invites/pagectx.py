@@ -15,7 +15,6 @@ from app.invites.forms import ConfirmForm, LinkForm, PersonalInviteForm
 from app.invites.models import Invite, InviteStatus, check_invite_kind, check_invite_role, check_invite_status
 from app.permissions.ceiling import rank
 from app.permissions.gate import can
-from app.users import services as user_services
 from app.users.models import Role
 
 PER_PAGE = 20
@@ -138,6 +137,6 @@ def waiting_ctx() -> dict:
 
 def page_ctx(filters: dict, **issue) -> dict:
     """The whole page."""
-    inviters = [(user.id, user.email) for user, _membership in user_services.members(state.tenant)]
-    return {**issue_ctx(**issue), **list_ctx(filters), **waiting_ctx(), "filters": filters, "inviters": inviters,
+    return {**issue_ctx(**issue), **list_ctx(filters), **waiting_ctx(), "filters": filters,
+            "inviters": services.inviters(state.tenant),
             "role_options": [(role.value, role.label) for role in Role]}

@@ -475,6 +475,13 @@ def expire_due(now: datetime) -> int:
     return len(rows)
 
 
+def inviters(tenant: Tenant) -> list[tuple[int, str]]:
+    """(id, email) of everyone who made an invite of the tenant (the list's "invited by" choices), by email."""
+    return list(db.session.execute(
+        select(User.id, User.email).where(User.id.in_(select(Invite.inviter_id).where(Invite.tenant_id == tenant.id)))
+        .order_by(User.email)).tuples())
+
+
 def list_invites(tenant: Tenant, *, status: str | None = None, inviter_id: int | None = None,
                  role: str | None = None, kind: str | None = None, q: str | None = None, page: int = 1,
                  per_page: int = PER_PAGE, clamp: bool = False) -> Page:

@@ -202,6 +202,7 @@ def test_a_repeated_submit_issues_once(client, auth, admin):
 def test_filters_search_and_pages(client, auth, admin, create_user):
     user, tenant = admin
     other = create_user(tenant=tenant, role=Role.ADMIN, email="other.admin@example.com")
+    create_user(tenant=tenant, role=Role.MEMBER, email="never.invited@example.com")
     tenant.invite_daily_limit = 100
     db.session.commit()
     for n in range(22):
@@ -215,6 +216,8 @@ def test_filters_search_and_pages(client, auth, admin, create_user):
 
     first = client.get(_url(tenant)).get_data(as_text=True)
     assert "25 invites" in first and "Page 1 of 2" in first
+    choices = re.search(r'<select[^>]*name="inviter".*?</select>', first, re.S).group(0)
+    assert "other.admin@example.com" in choices and "never.invited@example.com" not in choices  # who invited
     second = client.get(_url(tenant, "?page=2")).get_data(as_text=True)
     assert "Page 2 of 2" in second and "p0@example.com" in second
     by_role = client.get(_url(tenant, "?role=manager")).get_data(as_text=True)
