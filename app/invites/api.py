@@ -97,7 +97,8 @@ class CreateInvite(StrictModel):
     role: RoleName = Field(description="The role the new member gets: at most the caller's own (403 "
                                        "`beyond_your_rights`)")
     email: InviteEmail | None = Field(None, description="Personal invites: only this address may accept")
-    ttl_hours: TtlHours | None = Field(None, description="Lifetime in hours; default and maximum: the tenant's")
+    ttl_hours: TtlHours | None = Field(
+        None, description="Lifetime in hours; by default the tenant's invite lifetime, at most its longest")
     max_uses: MaxUses = Field(1, description="Links: how many people may join (personal: 1)")
     email_domain: EmailDomain | None = Field(None, description="Links: only addresses at this domain may join")
     needs_approval: bool = Field(False, description="Links: a join waits for an admin's approval")

@@ -35,14 +35,14 @@ def _number(low: int, high: int) -> dict:
 
 class _IssueFields(GuardedForm):
     """What a personal invite and a link share: the role (the roles offered are those the actor may grant; the
-    service refuses any other) and the lifetime (the tenant's maximum by default)."""
+    service refuses any other) and the lifetime (the tenant's default at first, at most its maximum)."""
 
     role = SelectField(_l("Role"), validators=[InputRequired(), form_check(check_invite_role)], validate_choice=False)
     ttl_hours = IntegerField(_l("Lifetime (hours)"), validators=[Optional(), form_check(check_ttl_hours)],
                              render_kw=_number(1, TTL_MAX_HOURS))
 
-    def __init__(self, *args, roles: list[Role], ttl_max: int, **kwargs):
-        kwargs.setdefault("data", {}).setdefault("ttl_hours", ttl_max)
+    def __init__(self, *args, roles: list[Role], ttl_default: int, ttl_max: int, **kwargs):
+        kwargs.setdefault("data", {}).setdefault("ttl_hours", min(ttl_default, ttl_max))
         kwargs["data"].setdefault("role", Role.MEMBER.value if Role.MEMBER in roles else None)
         super().__init__(*args, **kwargs)
         self.role.choices = [(role.value, str(role.label)) for role in roles]
@@ -92,11 +92,14 @@ class ConfirmForm(GuardedForm):
 
 
 class InviteSettingsForm(GuardedForm):
-    """The tenant's invite lifetime and daily limit per issuer."""
+    """The tenant's invite lifetime (a new invite's, the longest) and daily limit per issuer."""
 
     invite_ttl_hours = IntegerField(_l("Invite lifetime (hours)"),
                                     validators=[InputRequired(), form_check(check_ttl_hours)],
                                     render_kw=_number(1, TTL_MAX_HOURS))
+    invite_max_ttl_hours = IntegerField(_l("Longest lifetime one may ask for (hours)"),
+                                        validators=[InputRequired(), form_check(check_ttl_hours)],
+                                        render_kw=_number(1, TTL_MAX_HOURS))
     invite_daily_limit = IntegerField(_l("Invites per person per day"),
                                       validators=[InputRequired(), form_check(check_daily_limit)],
                                       render_kw=_number(1, DAILY_LIMIT_MAX))

@@ -95,12 +95,13 @@ def visible(invite_id: int) -> Invite:
 
 
 def personal_form(**kwargs) -> PersonalInviteForm:
-    return PersonalInviteForm(prefix="invite", roles=grantable_roles(), ttl_max=state.tenant.invite_ttl_hours,
-                              **kwargs)
+    return PersonalInviteForm(prefix="invite", roles=grantable_roles(), ttl_default=state.tenant.invite_ttl_hours,
+                              ttl_max=state.tenant.invite_max_ttl_hours, **kwargs)
 
 
 def link_form(**kwargs) -> LinkForm:
-    return LinkForm(prefix="link", roles=grantable_roles(), ttl_max=state.tenant.invite_ttl_hours, **kwargs)
+    return LinkForm(prefix="link", roles=grantable_roles(), ttl_default=state.tenant.invite_ttl_hours,
+                    ttl_max=state.tenant.invite_max_ttl_hours, **kwargs)
 
 
 def issue_ctx(personal: PersonalInviteForm | None = None, link: LinkForm | None = None, revealed=None,

@@ -181,16 +181,17 @@ def issue(actor: Actor, tenant: Tenant, *, role, email: str | None = None, ttl_h
     """Make an invite (a personal one, or a shareable link) and return it with its code, shown once.
 
     The route checks `invites.create`; here: every field at once, the role ceiling (never above the actor's own
-    role here), the lifetime (the tenant's `invite_ttl_hours` by default and at most), the daily limit."""
+    role here), the lifetime (the tenant's `invite_ttl_hours` by default, `invite_max_ttl_hours` at most), the daily
+    limit."""
     with FieldErrors() as errors:
         kind = errors.collect(validated, "kind", check_invite_kind, str(kind))
         role = errors.collect(validated, "role", check_invite_role, str(role) if role is not None else role)
         email = errors.collect(validated, "email", check_invite_email, email or None, optional=True)
         ttl = tenant.invite_ttl_hours if ttl_hours is None else errors.collect(
             validated, "ttl_hours", check_ttl_hours, ttl_hours)
-        if ttl is not None and ttl > tenant.invite_ttl_hours:
+        if ttl is not None and ttl > tenant.invite_max_ttl_hours:
             errors.refuse("ttl_hours", _l("An invite lasts at most %(hours)d hours here.",
-                                          hours=tenant.invite_ttl_hours))
+                                          hours=tenant.invite_max_ttl_hours))
         if kind == InviteKind.LINK:
             max_uses = errors.collect(validated, "max_uses", check_max_uses, max_uses)
             email_domain = errors.collect(validated, "email_domain", check_email_domain, email_domain or None,
@@ -430,7 +431,7 @@ def _reissue(actor: Actor, tenant: Tenant, invite: Invite, now: datetime) -> str
     _check_role_ceiling(actor, tenant, invite.role)
     _take_quota(actor, tenant, now)
     code, digest, hint = codes.new_code()
-    ttl = min(invite.ttl_hours, tenant.invite_ttl_hours)
+    ttl = min(invite.ttl_hours, tenant.invite_max_ttl_hours)
     invite.digest, invite.hint, invite.ttl_hours = digest, hint, ttl
     invite.expires_at, invite.status = now + timedelta(hours=ttl), InviteStatus.PENDING
     db.session.flush()
@@ -583,17 +584,26 @@ def summary(tenant: Tenant, viewer_id: int, now: datetime) -> InviteSummary:
     return InviteSummary(pending or 0, joined or 0, waiting_count or 0, remaining_today(tenant, viewer_id, now))
 
 
-def update_invite_settings(actor: Actor, tenant: Tenant, *, ttl_hours, daily_limit) -> Tenant:
-    """Change the tenant's invite lifetime (the default and the longest, 1 to 720 hours) and the daily limit per
-    issuer (1 to 1000); every refused field at once; audited when something changed. Invites already made keep
-    their expiry."""
+def _invite_settings(tenant: Tenant) -> dict:
+    return {"invite_ttl_hours": tenant.invite_ttl_hours, "invite_max_ttl_hours": tenant.invite_max_ttl_hours,
+            "invite_daily_limit": tenant.invite_daily_limit}
+
+
+def update_invite_settings(actor: Actor, tenant: Tenant, *, ttl_hours, max_ttl_hours, daily_limit) -> Tenant:
+    """Change the lifetime a new invite gets and the longest one may ask for (1 to 720 hours, the first at most the
+    second) and the daily limit per issuer (1 to 1000); every refused field at once; audited when something
+    changed. Invites already made keep their expiry."""
     with FieldErrors() as errors:
         ttl = errors.collect(validated, "invite_ttl_hours", check_ttl_hours, ttl_hours)
+        longest = errors.collect(validated, "invite_max_ttl_hours", check_ttl_hours, max_ttl_hours)
         limit = errors.collect(validated, "invite_daily_limit", check_daily_limit, daily_limit)
-    before = {"invite_ttl_hours": tenant.invite_ttl_hours, "invite_daily_limit": tenant.invite_daily_limit}
-    tenant.invite_ttl_hours, tenant.invite_daily_limit = ttl, limit
+        if ttl is not None and longest is not None and ttl > longest:
+            errors.refuse("invite_ttl_hours", _l("A new invite cannot last longer than the longest lifetime "
+                                                 "(%(hours)d hours).", hours=longest))
+    before = _invite_settings(tenant)
+    tenant.invite_ttl_hours, tenant.invite_max_ttl_hours, tenant.invite_daily_limit = ttl, longest, limit
     db.session.flush()
-    after = {"invite_ttl_hours": tenant.invite_ttl_hours, "invite_daily_limit": tenant.invite_daily_limit}
+    after = _invite_settings(tenant)
     if after != before:
         audit.record("invite.settings_changed", tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
                      details={"before": before, "after": after}, **actor.meta())

@@ -29,6 +29,7 @@ SECTION = "invites/_settings.html"
 
 def _settings_form(tenant, **kwargs) -> InviteSettingsForm:
     return InviteSettingsForm(data={"invite_ttl_hours": tenant.invite_ttl_hours,
+                                    "invite_max_ttl_hours": tenant.invite_max_ttl_hours,
                                     "invite_daily_limit": tenant.invite_daily_limit}, prefix="invites", **kwargs)
 
 
@@ -47,11 +48,12 @@ register_settings_section(SettingsSection("invites", _l("Invites"), SECTION, 38,
 @login_required
 @require("settings.manage")
 def update_settings(slug: str):
-    """Save how long invites last here (the default and the longest) and how many one person may make a day."""
+    """Save how long a new invite lasts here, the longest one may ask for, and how many one person may make a day."""
     tenant = state.tenant
     return save_section(
         "invites", _settings_form(tenant),
         lambda form: services.update_invite_settings(current_actor(), tenant, ttl_hours=form.invite_ttl_hours.data,
+                                                     max_ttl_hours=form.invite_max_ttl_hours.data,
                                                      daily_limit=form.invite_daily_limit.data),
         tenant=tenant, message=lambda _tenant: _("Invite settings saved. Invites already made keep their expiry."),
     )

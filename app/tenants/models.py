@@ -31,8 +31,10 @@ class Tenant(TimestampMixin, SoftDeleteMixin, db.Model):
     twofa_required_roles: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
     #: a member without an authenticator app may pass the second step with a code sent by email
     twofa_email_codes: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=sa_false())
-    #: the longest an invite lasts here, in hours (1 to 720), and what a new invite gets when none is asked for
+    #: what a new invite lasts here, in hours, when none is asked for (1 to 720, at most invite_max_ttl_hours)
     invite_ttl_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=72, server_default="72")
+    #: the longest lifetime an issuer may ask for (migration 0012); at least invite_ttl_hours, at most 720
+    invite_max_ttl_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=720, server_default="720")
     #: invites one person may make a day here (the day in this tenant's time zone)
     invite_daily_limit: Mapped[int] = mapped_column(Integer, nullable=False, default=5, server_default="5")
 

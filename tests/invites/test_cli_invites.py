@@ -87,7 +87,9 @@ def test_a_bad_ttl_is_a_usage_error(run, team, value, message):
 
 
 def test_a_ttl_over_the_tenants_maximum_is_refused_by_the_service(run, team):
-    result = _create(run, team[2], "--ttl", "5d")  # the tenant's maximum is 72 hours
+    team[2].invite_max_ttl_hours = 72
+    db.session.commit()
+    result = _create(run, team[2], "--ttl", "5d")  # over the tenant's longest, 72 hours
     assert result.exit_code == 1 and "72 hours" in result.output and _invites() == []
 
 

@@ -3,6 +3,7 @@ settings section (its validation, with hostile values, and its audit)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,8 @@ from app.tenants.models import Tenant
 from app.users.models import Role
 from tests.invites.helpers import actor
 
-SETTINGS = {"invites-invite_ttl_hours": "168", "invites-invite_daily_limit": "12"}
+SETTINGS = {"invites-invite_ttl_hours": "168", "invites-invite_max_ttl_hours": "336",
+            "invites-invite_daily_limit": "12"}
 
 
 def _settings_url(tenant) -> str:
@@ -69,11 +71,11 @@ def test_settings_save_and_are_audited(client, auth, member_of):
     response = client.post(_settings_url(tenant), SETTINGS)
     assert response.status_code == 302 and response.headers["Location"].endswith("#section-invites")
     saved = _tenant(tenant.id)
-    assert (saved.invite_ttl_hours, saved.invite_daily_limit) == (168, 12)
+    assert (saved.invite_ttl_hours, saved.invite_max_ttl_hours, saved.invite_daily_limit) == (168, 336, 12)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "invite.settings_changed"))
     assert event.actor_user_id == owner.id and event.details == {
-        "before": {"invite_ttl_hours": 72, "invite_daily_limit": 5},
-        "after": {"invite_ttl_hours": 168, "invite_daily_limit": 12}}
+        "before": {"invite_ttl_hours": 72, "invite_max_ttl_hours": 720, "invite_daily_limit": 5},
+        "after": {"invite_ttl_hours": 168, "invite_max_ttl_hours": 336, "invite_daily_limit": 12}}
     htmx = client.post(_settings_url(tenant), SETTINGS, htmx=True)  # nothing changed: saved, not audited again
     assert htmx.status_code == 200 and "Invite settings saved." in htmx.get_data(as_text=True)
     assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "invite.settings_changed")).all()) == 1
@@ -84,13 +86,22 @@ def test_settings_save_and_are_audited(client, auth, member_of):
 def test_settings_refuse_hostile_values_all_at_once(client, auth, member_of, ttl, limit):
     owner, tenant = member_of(Role.OWNER)
     auth.login(owner)
-    response = client.post(_settings_url(tenant), {"invites-invite_ttl_hours": ttl,
+    response = client.post(_settings_url(tenant), {"invites-invite_ttl_hours": ttl, "invites-invite_max_ttl_hours": ttl,
                                                    "invites-invite_daily_limit": limit})
     assert 400 <= response.status_code < 500
     if response.status_code == 422 and "\x00" not in ttl:
-        assert response.get_data(as_text=True).count('class="invalid-feedback d-block"') == 2
+        assert response.get_data(as_text=True).count('class="invalid-feedback d-block"') == 3
     saved = _tenant(tenant.id)
-    assert (saved.invite_ttl_hours, saved.invite_daily_limit) == (72, 5)
+    assert (saved.invite_ttl_hours, saved.invite_max_ttl_hours, saved.invite_daily_limit) == (72, 720, 5)
+
+
+def test_a_new_invite_s_lifetime_is_at_most_the_longest(client, auth, member_of):
+    owner, tenant = member_of(Role.OWNER)
+    auth.login(owner)
+    response = client.post(_settings_url(tenant), {**SETTINGS, "invites-invite_ttl_hours": "400"})
+    assert response.status_code == 422
+    assert "A new invite cannot last longer than the longest lifetime (336 hours)." in response.get_data(as_text=True)
+    assert _tenant(tenant.id).invite_ttl_hours == 72
 
 
 def test_settings_need_settings_manage(client, auth, member_of, create_user):
@@ -103,10 +114,11 @@ def test_settings_need_settings_manage(client, auth, member_of, create_user):
 
 def test_the_lifetime_offered_follows_the_setting(client, auth, member_of):
     owner, tenant = member_of(Role.OWNER)
-    tenant.invite_ttl_hours = 24
+    tenant.invite_ttl_hours, tenant.invite_max_ttl_hours = 12, 24
     db.session.commit()
     auth.login(owner)
     page = client.get(f"/t/{tenant.slug}/invites").get_data(as_text=True)
     assert 'name="invite-ttl_hours"' in page and 'max="24"' in page and "At most 24 here." in page
+    assert re.search(r'<input[^>]*name="invite-ttl_hours"[^>]*value="12"', page)
     response = client.post(f"/t/{tenant.slug}/invites", {"invite-role": "member", "invite-ttl_hours": "48"})
     assert response.status_code == 422 and "An invite lasts at most 24 hours here." in response.get_data(as_text=True)

@@ -102,17 +102,22 @@ def test_only_the_digest_and_a_hint_are_stored(admin):
 # ---------------------------------------------------------------- issuing
 
 
-def test_the_lifetime_defaults_to_the_tenant_s_and_is_bounded_by_it(admin):
+def test_the_lifetime_defaults_to_the_tenant_s_and_is_bounded_by_its_longest(admin):
     user, tenant = admin
+    tenant.invite_daily_limit = 10
     invite, _ = _issue(user, tenant)
     assert invite.expires_at == NOW + timedelta(hours=72) and invite.ttl_hours == 72
     invite, _ = _issue(user, tenant, ttl_hours=1)
     assert invite.expires_at == NOW + timedelta(hours=1)
+    invite, _ = _issue(user, tenant, ttl_hours=200)  # longer than the default, within the longest (720)
+    assert invite.ttl_hours == 200
+    tenant.invite_max_ttl_hours = 100
+    db.session.commit()
     with pytest.raises(ValidationFailed) as refused:
-        services.issue(actor(user), tenant, role=Role.MEMBER, ttl_hours=73, now=NOW)
-    assert refused.value.field == "ttl_hours" and "72" in str(refused.value)
+        services.issue(actor(user), tenant, role=Role.MEMBER, ttl_hours=101, now=NOW)
+    assert refused.value.field == "ttl_hours" and "100" in str(refused.value)
     db.session.rollback()
-    tenant.invite_ttl_hours = 720
+    tenant.invite_max_ttl_hours = 720
     db.session.commit()
     invite, _ = _issue(user, tenant, ttl_hours=720)
     assert invite.expires_at == NOW + timedelta(days=30)

@@ -190,7 +190,8 @@ PAGES: dict[str, Page] = {
     "invites.approve": Page(query=INVITE_FILTERS),
     "invites.confirm_decline": Page(),
     "invites.decline": Page(),
-    "invites.update_settings": Page(form=("invites-invite_ttl_hours", "invites-invite_daily_limit")),
+    "invites.update_settings": Page(form=("invites-invite_ttl_hours", "invites-invite_max_ttl_hours",
+                                          "invites-invite_daily_limit")),
     "api.openapi": Page(),
     "api.docs": Page(),
     "mail.outbox": Page(query=("page",)),
@@ -328,7 +329,7 @@ def world(app, client, auth, member_of, create_user, create_tenant, monkeypatch)
         "invite-email": "fuzz.invitee@example.com", "invite-role": "member", "invite-ttl_hours": "24",
         "invite-send_email": "y", "link-role": "member", "link-max_uses": "5", "link-email_domain": "example.com",
         "link-ttl_hours": "24", "link-needs_approval": "y", "inviter": str(owner.id), "kind": "personal",
-        "invites-invite_ttl_hours": "72", "invites-invite_daily_limit": "1000",
+        "invites-invite_ttl_hours": "72", "invites-invite_max_ttl_hours": "720", "invites-invite_daily_limit": "1000",
     }
     world.api_valid = {
         "name": "fuzz api token", "scope": "read", "expires_in_days": 30, "no_expiry": False, "rate_limit": 100,
