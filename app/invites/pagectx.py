@@ -3,7 +3,7 @@ each, the joins waiting for approval; built from the request's tenant and viewer
 
 from __future__ import annotations
 
-from flask import current_app, request, url_for
+from flask import url_for
 from flask_login import current_user
 
 from app.core.fields import valid_or_none
@@ -12,6 +12,7 @@ from app.core.mixins import utcnow
 from app.core.request_state import state
 from app.invites import services
 from app.invites.forms import ConfirmForm, LinkForm, PersonalInviteForm
+from app.invites.links import join_url
 from app.invites.models import Invite, InviteStatus, check_invite_kind, check_invite_role, check_invite_status
 from app.permissions.ceiling import rank
 from app.permissions.gate import can
@@ -40,14 +41,6 @@ def filters_of(source) -> dict:
 def list_args(filters: dict) -> dict:
     """The filters worth keeping in a URL (the page's own, the pager's)."""
     return {k: v for k, v in filters.items() if v and k != "page"}
-
-
-def join_url(code: str) -> str:
-    """The join page's address with `code`: the join flow's route when this app has it, else the same path on
-    this host (the mail and the reveal carry it; no log does)."""
-    if "invites.join_link" in current_app.view_functions:
-        return url_for("invites.join_link", code=code, _external=True)
-    return request.host_url + "join/" + code
 
 
 def list_url(**args) -> str:

@@ -21,8 +21,9 @@ from app.core.htmx import htmx_target
 from app.core.mixins import utcnow
 from app.core.request_state import state
 from app.core.web import current_actor
-from app.invites import bp, pagectx, reveal, services
+from app.invites import bp, delivery, pagectx, reveal, services
 from app.invites.forms import ConfirmForm
+from app.invites.links import join_url
 from app.invites.pagectx import CONFIRM, TEMPLATE
 from app.permissions.gate import require
 
@@ -57,10 +58,10 @@ def _issue(form, *, link: bool):
                           needs_approval=bool(bound.needs_approval.data))
         else:
             fields.update(email=bound.email.data, send_email=bool(bound.send_email.data))
-        return services.invite_person(current_actor(), state.tenant, link_of=pagectx.join_url, now=utcnow(),
+        return delivery.invite_person(current_actor(), state.tenant, link_of=join_url, now=utcnow(),
                                       **fields)
 
-    def issued(new: services.NewCode):
+    def issued(new: delivery.NewCode):
         reveal.keep(new.invite, new.code, reveal.ISSUED, emailed=new.emailed)
         return redirect(pagectx.list_url(), 303)
 
@@ -124,7 +125,7 @@ def confirm_resend(slug: str, invite_id: int):
 
 
 def _new_code(why: str):
-    def shown(new: services.NewCode):
+    def shown(new: delivery.NewCode):
         reveal.keep(new.invite, new.code, why, emailed=new.emailed)
         return redirect(pagectx.list_url(), 303)
 
@@ -139,8 +140,8 @@ def resend(slug: str, invite_id: int):
     working at once. Counts against the daily limit."""
     invite = pagectx.visible(invite_id)
     return handle_form(
-        ConfirmForm(), lambda form: services.resend_invite(current_actor(), state.tenant, invite.id,
-                                                           link_of=pagectx.join_url, now=utcnow()),
+        ConfirmForm(), lambda form: delivery.resend_invite(current_actor(), state.tenant, invite.id,
+                                                           link_of=join_url, now=utcnow()),
         render=lambda form: _confirm_page("resend", form, invite=invite), done=_new_code(reveal.RESENT))
 
 
@@ -152,8 +153,8 @@ def renew(slug: str, invite_id: int):
     has an address) and a new lifetime. Counts against the daily limit."""
     invite = pagectx.visible(invite_id)
     return handle_form(
-        ConfirmForm(), lambda form: services.renew_invite(current_actor(), state.tenant, invite.id,
-                                                          link_of=pagectx.join_url, now=utcnow()),
+        ConfirmForm(), lambda form: delivery.renew_invite(current_actor(), state.tenant, invite.id,
+                                                          link_of=join_url, now=utcnow()),
         render=_page_with_refusal, done=_new_code(reveal.RENEWED))
 
 

@@ -15,13 +15,11 @@ are single conditional statements the database decides:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from app import audit
 from app.core.actor import Actor
 from app.core.db import DirectRead, once_more_if_dropped
-from app.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited, ValidationFailed
+from app.core.errors import Conflict, DomainError, Forbidden, NotFound, RateLimited
 from app.core.fieldadapters import FieldErrors, validated
 from app.core.fields import email_key
 from app.core.paging import Page, contains_text, page_of
@@ -41,7 +39,6 @@ from app.invites.models import (
     InviteQuota,
     InviteStatus,
     InviteUse,
-    check_daily_limit,
     check_email_domain,
     check_invite_email,
     check_invite_kind,
@@ -50,7 +47,6 @@ from app.invites.models import (
     check_max_uses,
     check_ttl_hours,
 )
-from app.mail.services import queue_email
 from app.permissions.ceiling import BeyondRightsError, rank
 from app.tenants.models import Tenant
 from app.users.models import Membership, Role, User
@@ -500,111 +496,3 @@ def list_invites(tenant: Tenant, *, status: str | None = None, inviter_id: int |
         statement = statement.where(or_(contains_text(Invite.email, q), contains_text(Invite.email_domain, q),
                                         contains_text(Invite.hint, q)))
     return page_of(statement.order_by(Invite.created_at.desc(), Invite.id.desc()), page, per_page, clamp=clamp)
-
-
-# ---------------------------------------------------------------- delivery, the dashboard, the tenant's settings
-
-
-def _mail_locale(invite: Invite) -> str:
-    """The invitee's language when they have an account and chose one, else the tenant's."""
-    user = db.session.scalar(select(User).where(User.email == invite.email)) if invite.email else None
-    chosen = user.profile.locale if user is not None and user.profile is not None else None
-    return chosen or invite.tenant.default_locale
-
-
-def send_invite_email(actor: Actor, invite: Invite, link: str) -> None:
-    """Queue the invite's email to its address with `link` (the join page with the code), in the invitee's
-    language: it goes out after the request commits; the body is stored encrypted and no job argument carries
-    it (app.mail.services)."""
-    if invite.email is None:
-        raise ValidationFailed(str(_l("Enter the address to send the invite to.")), field="email")
-    queue_email(invite.email, "invite", locale=_mail_locale(invite), context={
-        "inviter": actor.user.name or actor.user.email, "tenant": invite.tenant.name, "link": link,
-        "role": invite.role.label, "expires_at": invite.expires_at, "hours": invite.ttl_hours})
-
-
-@dataclass(frozen=True)
-class NewCode:
-    """A code just made (issued, resent, renewed) for a page to show once, and whether it was emailed."""
-
-    invite: Invite
-    code: str
-    emailed: bool
-
-
-def invite_person(actor: Actor, tenant: Tenant, *, link_of: Callable[[str], str], send_email: bool = False,
-                  now: datetime, **fields) -> NewCode:
-    """`issue` (a personal invite or a link: `fields` are issue's), then, when asked, its email with the link
-    `link_of(code)` (a personal invite with an address only)."""
-    if send_email and not fields.get("email"):
-        raise ValidationFailed(str(_l("Enter the address to send the invite to.")), field="email")
-    invite, code = issue(actor, tenant, now=now, **fields)
-    if send_email:
-        send_invite_email(actor, invite, link_of(code))
-    return NewCode(invite, code, send_email)
-
-
-def resend_invite(actor: Actor, tenant: Tenant, invite_id: int, *, link_of: Callable[[str], str],
-                  now: datetime) -> NewCode:
-    """`resend`, and the new link by email when the invite has an address."""
-    invite, code = resend(actor, tenant, invite_id, now=now)
-    if invite.email is not None:
-        send_invite_email(actor, invite, link_of(code))
-    return NewCode(invite, code, invite.email is not None)
-
-
-def renew_invite(actor: Actor, tenant: Tenant, invite_id: int, *, link_of: Callable[[str], str],
-                 now: datetime) -> NewCode:
-    """`renew`, and the new link by email when the invite has an address."""
-    invite, code = renew(actor, tenant, invite_id, now=now)
-    if invite.email is not None:
-        send_invite_email(actor, invite, link_of(code))
-    return NewCode(invite, code, invite.email is not None)
-
-
-@dataclass(frozen=True)
-class InviteSummary:
-    """The dashboard card's figures."""
-
-    pending: int  #: invites and links that can still be used
-    joined_week: int  #: people who joined by an invite in the last 7 days (approved joins included)
-    waiting: int  #: joins by a link waiting for approval
-    left_today: int  #: invites the viewer may still make today
-
-
-def summary(tenant: Tenant, viewer_id: int, now: datetime) -> InviteSummary:
-    """Pending invites, joins of the last 7 days, joins waiting and the viewer's quota left today."""
-    pending = db.session.scalar(select(func.count(Invite.id)).where(
-        Invite.tenant_id == tenant.id, Invite.status == InviteStatus.PENDING, Invite.expires_at > now))
-    joined = db.session.scalar(select(func.count(InviteUse.id)).where(
-        InviteUse.tenant_id == tenant.id, InviteUse.approved_at.is_not(None),
-        InviteUse.approved_at > now - timedelta(days=7)))
-    waiting_count = db.session.scalar(select(func.count(InviteUse.id)).where(
-        InviteUse.tenant_id == tenant.id, InviteUse.approved_at.is_(None)))
-    return InviteSummary(pending or 0, joined or 0, waiting_count or 0, remaining_today(tenant, viewer_id, now))
-
-
-def _invite_settings(tenant: Tenant) -> dict:
-    return {"invite_ttl_hours": tenant.invite_ttl_hours, "invite_max_ttl_hours": tenant.invite_max_ttl_hours,
-            "invite_daily_limit": tenant.invite_daily_limit}
-
-
-def update_invite_settings(actor: Actor, tenant: Tenant, *, ttl_hours, max_ttl_hours, daily_limit) -> Tenant:
-    """Change the lifetime a new invite gets and the longest one may ask for (1 to 720 hours, the first at most the
-    second) and the daily limit per issuer (1 to 1000); every refused field at once; audited when something
-    changed. Invites already made keep their expiry."""
-    with FieldErrors() as errors:
-        ttl = errors.collect(validated, "invite_ttl_hours", check_ttl_hours, ttl_hours)
-        longest = errors.collect(validated, "invite_max_ttl_hours", check_ttl_hours, max_ttl_hours)
-        limit = errors.collect(validated, "invite_daily_limit", check_daily_limit, daily_limit)
-        if ttl is not None and longest is not None and ttl > longest:
-            errors.refuse("invite_ttl_hours", _l("A new invite cannot last longer than the longest lifetime "
-                                                 "(%(hours)d hours).", hours=longest))
-    before = _invite_settings(tenant)
-    tenant.invite_ttl_hours, tenant.invite_max_ttl_hours, tenant.invite_daily_limit = ttl, longest, limit
-    db.session.flush()
-    after = _invite_settings(tenant)
-    if after != before:
-        audit.record("invite.settings_changed", tenant_id=tenant.id, target_type="tenant", target_id=tenant.id,
-                     details={"before": before, "after": after}, **actor.meta())
-    return tenant

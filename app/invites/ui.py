@@ -20,7 +20,7 @@ from app.core.ui import (
     save_section,
 )
 from app.core.web import current_actor
-from app.invites import bp, services
+from app.invites import bp, overview
 from app.invites.forms import InviteSettingsForm
 from app.permissions.gate import require
 
@@ -34,7 +34,7 @@ def _settings_form(tenant, **kwargs) -> InviteSettingsForm:
 
 
 def _card_context(tenant) -> dict:
-    return {"summary": services.summary(tenant, current_user.id, utcnow()), "unlimited": current_user.is_operator}
+    return {"summary": overview.summary(tenant, current_user.id, utcnow()), "unlimited": current_user.is_operator}
 
 
 register_nav(NavItem("invites", _l("Invites"), "invites.page", 320, permission="invites.view"))
@@ -52,7 +52,7 @@ def update_settings(slug: str):
     tenant = state.tenant
     return save_section(
         "invites", _settings_form(tenant),
-        lambda form: services.update_invite_settings(current_actor(), tenant, ttl_hours=form.invite_ttl_hours.data,
+        lambda form: overview.update_invite_settings(current_actor(), tenant, ttl_hours=form.invite_ttl_hours.data,
                                                      max_ttl_hours=form.invite_max_ttl_hours.data,
                                                      daily_limit=form.invite_daily_limit.data),
         tenant=tenant, message=lambda _tenant: _("Invite settings saved. Invites already made keep their expiry."),

@@ -354,3 +354,12 @@ def test_decline_asks_first_and_gives_nothing(client, auth, admin, create_user):
     db.session.expire_all()
     assert db.session.scalar(select(Membership).where(Membership.user_id == joiner.id)) is None
     assert "Waiting for approval" not in client.get(_url(tenant)).get_data(as_text=True)
+
+
+def test_the_link_shown_is_on_the_public_address_when_one_is_set(app, client, auth, admin):
+    user, tenant = admin
+    app.config["PUBLIC_URL"] = "https://access.example.com"
+    auth.login(user)
+    assert client.post(_url(tenant), _personal()).status_code == 303
+    body = client.get(_url(tenant)).get_data(as_text=True)
+    assert LINK.search(body).group(1) == f"https://access.example.com/join/{CODE.search(body).group(0)}"
