@@ -9,10 +9,13 @@ Measured, each against the floor:
 - `POST /api/v1/invites/validate` with `{"code": ...}`, cycling through `--codes` valid codes (each wrk
   connection walks the list from its own place), the public check of a code;
 - `GET /join/<code>` with the same codes, the join link's first request, when the app has the route (endpoint
-  `invites.join_link`); skipped with a note when it does not. It reads nothing (a link opened by a mail scanner
-  must not touch the invite): it holds the code in an encrypted cookie and answers 303;
+  `invites.join_link`); skipped with a note when it does not. It checks the code (the public check's one indexed
+  SELECT; it changes nothing: a link opened by a mail scanner must not touch the invite), keeps a usable one in an
+  encrypted cookie and answers 303;
 - `GET /join/continue` with such cookies (made by one `GET /join/<code>` for each of the first 200 codes before
-  the load), the page that validates the code (one indexed SELECT) and shows the organization and the role.
+  the load), the whole HTML page that follows (the invite read again, the organization, the role, the sign-up
+  form). Reported against the floor for information: the budget is the validation's (the two above), and a
+  rendered page is not one indexed SELECT (docs/performance.md).
 The floor ([`floor_app.py`](floor_app.py), `POST /invite-floor` with the same body) HMACs the code and runs
 `SELECT role, status, expires_at, uses, max_uses, tenant_id FROM invite WHERE digest = :d`.
 
@@ -72,6 +75,8 @@ from app.users.models import Membership, Profile, Role, User, UserStatus  # noqa
 
 BUDGET = 1.5  # p95 at most this times the floor's, at 16 connections (issue 14)
 BUDGET_CONNECTIONS = {16}
+#: measured and shown against the floor, outside the budget (the rendered page after the link's check)
+UNBUDGETED = {"/join/continue"}
 UNLIMITED = "100000000 per minute"  # the per-address limits, for one address doing all the load
 
 
@@ -428,9 +433,12 @@ def main() -> int:
         floor = runs[(worker_class, "floor", connections)]
         p95, rps = r["p95_us"] / floor["p95_us"], r["rps"] / floor["rps"]
         within = p95 <= BUDGET or connections not in BUDGET_CONNECTIONS
-        ok &= within
-        print(f"{worker_class:<8} {name:<16} {connections:>5} {p95:>12.2f} {rps:>14.2f}  "
-              f"{'within' if within else 'MISSED'}")
+        if name in UNBUDGETED:
+            verdict = "(a page: not budgeted)"
+        else:
+            ok &= within
+            verdict = "within" if within else "MISSED"
+        print(f"{worker_class:<8} {name:<16} {connections:>5} {p95:>12.2f} {rps:>14.2f}  {verdict}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "facts": facts, "machine": machine(), "args": vars(args), "join": results["join"],

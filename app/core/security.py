@@ -39,12 +39,16 @@ class RequestIdFilter(logging.Filter):
 
 
 # What every response carries, page or API.
+_SAME_ORIGIN = ("Referrer-Policy", "same-origin")
 _COMMON = (
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
+    _SAME_ORIGIN,
     ("X-Frame-Options", "DENY"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
+#: what `_set_headers` writes on a page, replacing a view's own (lower case)
+_PAGE_NAMES = frozenset(name.lower() for name in ("Content-Security-Policy", "Strict-Transport-Security",
+                                                  *(name for name, _value in _COMMON), "X-Request-ID"))
 # A JSON answer loads nothing and may be framed by nothing: a fixed policy, no nonce to make.
 _API_FIXED = (("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *_COMMON)
 
@@ -77,17 +81,21 @@ def _set_headers(response):
             response.headers.pop("Content-Type", None)
             headers["Cache-Control"] = "no-store"
         return response
-    headers["Content-Security-Policy"] = _page_csp()
-    headers["Strict-Transport-Security"] = hsts
-    for name, value in _COMMON:
-        headers[name] = value
+    ours = [("Content-Security-Policy", _page_csp()), ("Strict-Transport-Security", hsts), *_COMMON,
+            ("X-Request-ID", request_id())]
     if state.no_referrer:  # this URL holds a secret (a link from an email): the next request gets no Referer
-        headers["Referrer-Policy"] = "no-referrer"
-    headers["X-Request-ID"] = request_id()
+        ours[ours.index(_SAME_ORIGIN)] = ("Referrer-Policy", "no-referrer")
     if state.no_store or response.mimetype == "text/html":
         # Pages can show secrets or personal data; never cache them in shared or browser caches.
-        headers["Cache-Control"] = "no-store"
-    headers.add("Vary", "HX-Request")
+        ours.append(("Cache-Control", "no-store"))
+    # These replace whatever the view set under the same names (rare): dropped in one pass, then appended in one
+    # go (setting them one by one scans the header list once for each).
+    replaced = _PAGE_NAMES | {"cache-control"} if ours[-1][0] == "Cache-Control" else _PAGE_NAMES
+    if any(name.lower() in replaced for name, _value in headers.items()):
+        kept = [(name, value) for name, value in headers.items() if name.lower() not in replaced]
+        headers.clear()
+        headers.extend(kept)
+    headers.extend((*ours, ("Vary", "HX-Request")))
     return response
 
 

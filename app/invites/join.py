@@ -1,14 +1,16 @@
 """The join flow: `/join` (type or paste a code), `/join/<code>` (the link from an email), `/join/continue` (what
 the invite gives, and the way in), `/join/signup` (a new person) and `/join/accept` (a signed-in person).
 
-The code is a secret and leaves the address bar at once: the link's first request keeps it, encrypted and
-time-limited (Fernet, `app.core.crypto`), in a cookie of its own (HttpOnly, SameSite=Lax, path /join) and
-redirects (303) to `/join/continue`, with `Referrer-Policy: no-referrer` so the next request does not carry it
-either. A cookie of its own, not the Flask session: signing in clears the session (nothing from before sign-in
-survives it), and a person who signs in to accept must come back to the same invite.
+The code is a secret and leaves the address bar at once: the link's first request checks it (one indexed read,
+`services.validate_summary`, the public check's) and keeps a usable one, encrypted and time-limited (Fernet,
+`app.core.crypto`), in a cookie of its own (HttpOnly, SameSite=Lax, path /join) — an unusable one is dropped, the
+cookie marking only that (`DROPPED`) — and redirects (303) to `/join/continue`, with `Referrer-Policy:
+no-referrer` so the next request does not carry it either. A cookie of its own, not the Flask session: signing in
+clears the session (nothing from before sign-in survives it), and a person who signs in to accept must come back
+to the same invite. The continue page reads the invite again: it may be shown (reloaded) long after.
 
-Opening the link (a GET) never reads or changes the invite: mail scanners and link previews open links before
-people do. Every invalid code (malformed, unknown, expired, revoked, used) gets the one neutral answer
+Opening the link (a GET) never changes the invite: mail scanners and link previews open links before people do.
+Every invalid code (malformed, unknown, expired, revoked, used) gets the one neutral answer
 (`InviteInvalid`: the same status and words); a mistyped code (wrong checksum) costs no query. Every entry is
 rate-limited per address (`JOIN_RATE_LIMIT`, one budget for all of them). A session short of signed in (the second
 step pending) reaches none of these pages (the session stage gate), so only a signed-in person joins."""
@@ -29,12 +31,12 @@ from app.core.fieldadapters import form_check
 from app.core.fields import check_display_name, check_email, check_password
 from app.core.forms import GuardedForm, handle_form
 from app.core.mixins import utcnow
-from app.core.ratelimit import limiter
+from app.core.ratelimit import counted
 from app.core.request_state import state
 from app.core.web import request_meta
 from app.invites import bp
 from app.invites.joining import Joined, join_as, refusal_for, sign_up, usable_invite
-from app.invites.services import InviteInvalid, validate
+from app.invites.services import InviteInvalid, validate, validate_summary
 from app.sessions.models import SessionStage
 from app.sessions.web import advance_current_session, begin_session, renew_current_session, stage_url
 from app.twofactor import services as twofactor
@@ -43,15 +45,14 @@ from app.users.models import User
 
 #: the longest text kept from a path or a form as a code (a code has 42 characters; anything longer is not one)
 CODE_MAX = 64
-
-
-def _join_limit() -> str:
-    return current_app.config["JOIN_RATE_LIMIT"]
+#: what the cookie holds after a link whose code is not usable: the continue page answers neutrally, unread
+DROPPED = ""
 
 
 def join_limit(*methods: str):
-    """One budget per address for every attempt in the join flow: typing codes, opening links, joining."""
-    return limiter.shared_limit(_join_limit, scope="join", methods=list(methods))
+    """One budget per address (`JOIN_RATE_LIMIT`) for every attempt in the join flow: typing codes, opening
+    links, joining. Counted by `app.core.ratelimit.counted`: the link is on a measured path."""
+    return counted("JOIN_RATE_LIMIT", "join", *methods)
 
 
 # ---------------------------------------------------------------- forms
@@ -148,11 +149,13 @@ def join_page():
 @bp.get("/join/<code>")
 @join_limit("GET")
 def join_link(code: str):
-    """The link from an email: keep the code (encrypted, in this browser only) and continue at an address
-    without it. Reads nothing and changes nothing."""
+    """The link from an email: check the code (one indexed read; it changes nothing) and continue at an address
+    without it, a usable code kept (encrypted, in this browser only), an unusable one dropped: the next page says
+    so, neutrally, without reading again."""
     state.no_store = True
     state.no_referrer = True
-    return _to_continue(code)
+    usable = validate_summary(code, utcnow()) is not None
+    return _to_continue(code if usable else DROPPED)
 
 
 @bp.get("/join/continue")
@@ -163,7 +166,7 @@ def join_continue():
     raw = _held_code()
     if raw is None:
         return _start_over()
-    page = _page(raw)
+    page = _page(raw) if raw != DROPPED else None
     if page is None:
         response = current_app.make_response((_invalid_page(), InviteInvalid.status))
         _forget_code(response)

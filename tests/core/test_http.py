@@ -3,6 +3,7 @@ JSON API under /api/ (none of those). What each kind gets, and `pages_only` itse
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask, g
 
 from app.core.http import HubxRequest, pages_only, register_request_kinds
@@ -82,3 +83,44 @@ def test_a_page_hook_that_answers_ends_the_request():
     response = client.get("/page")
     assert response.status_code == 429 and response.get_data(as_text=True) == "refused"
     assert client.get("/api/v1/thing").status_code == 200
+
+
+
+def test_the_session_signer_follows_a_change_of_the_secret_key(app, client, auth, member_of):
+    """The signing serializer is made once for the keys in use, and again when they change: a cookie signed with
+    a retired key still opens while that key is a fallback, and not once it is gone."""
+    user, _tenant = member_of()
+    auth.login(user)
+    signed_in = client.get("/").headers["Location"]
+    assert not signed_in.startswith("/auth/login")
+    old_key = app.secret_key
+    try:
+        app.secret_key = "another-secret-key-for-this-test-000000000000"
+        app.config["SECRET_KEY_FALLBACKS"] = [old_key]
+        assert client.get("/").headers["Location"] == signed_in  # the old key still opens the cookie
+        app.config["SECRET_KEY_FALLBACKS"] = []
+        assert client.get("/").headers["Location"].startswith("/auth/login")  # and not once it is gone
+    finally:
+        app.secret_key = old_key
+        app.config["SECRET_KEY_FALLBACKS"] = []
+
+
+@pytest.mark.config(HSTS_SECONDS=600)
+def test_page_headers_replace_what_a_view_set_and_keep_the_rest(app):
+    @app.get("/probe-headers")
+    def probe():
+        return "probe", 200, [("Referrer-Policy", "unsafe-url"), ("X-Frame-Options", "SAMEORIGIN"),
+                              ("Vary", "Cookie"), ("X-Probe", "kept")]
+
+    response = app.test_client().get("/probe-headers")
+    assert response.headers.getlist("Referrer-Policy") == ["same-origin"]
+    assert response.headers.getlist("X-Frame-Options") == ["DENY"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=600;")
+    assert response.headers["X-Probe"] == "kept" and response.headers["Cache-Control"] == "no-store"
+    assert response.headers.getlist("Vary") == ["Cookie", "HX-Request"]
+
+
+def test_a_static_file_keeps_its_cache_control(client):
+    response = client.get("/static/css/app.css")
+    assert response.status_code == 200 and "no-store" not in response.headers.get("Cache-Control", "")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -10,9 +10,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from app.audit.models import AuditEvent
+from app.core.crypto import crypto
 from app.core.mixins import utcnow
 from app.extensions import db
 from app.invites import codes, services
@@ -22,6 +23,7 @@ from app.tenants.models import Tenant
 from app.users.models import Membership, Role, User
 from tests.conftest import PASSWORD, Auth
 from tests.invites.helpers import actor
+from tests.tokens.helpers import recorded_sql
 from tests.twofactor.helpers import enrolled
 
 NEUTRAL = "This invite is not valid. It may have expired or been used; ask for a new one."
@@ -61,6 +63,12 @@ def _open(client, code):
     first = client.get(f"/join/{code}")
     assert first.status_code == 303 and first.headers["Location"] == "/join/continue"
     return client.get("/join/continue")
+
+
+def _sealed(response) -> str:
+    """What a response's join cookie holds, decrypted."""
+    value = re.search(r"hubx_join=([^;]*);", response.headers["Set-Cookie"]).group(1)
+    return crypto().fernet.decrypt(value.encode()).decode()
 
 
 def _sign_up(client, code, email="newcomer@example.com", **fields):
@@ -142,20 +150,37 @@ def test_every_invalid_code_gets_one_neutral_answer(admin, client, create_user):
 def test_a_mistyped_code_costs_no_query_of_the_invites(admin, client):
     _, code = _issue(admin)
     typo = code[:-1] + ("A" if code[-1] != "A" else "B")
-    seen: list[str] = []
-
-    def listen(_conn, _cursor, statement, *args):
-        seen.append(statement)
-
     client.get("/join")
-    event.listen(db.engine, "before_cursor_execute", listen)
-    try:
+    with recorded_sql() as seen:  # the ORM's statements and the link's direct read
         assert client.post("/join", {"code": typo}).status_code == 404
         assert client.get(f"/join/{typo}").status_code == 303
         assert client.get("/join/continue").status_code == 404
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listen)
     assert not [s for s in seen if re.search(r"\binvite\b", s)]
+
+
+def test_the_link_checks_the_code_once_and_drops_an_unusable_one(admin, client, create_user):
+    """The link's request reads the invite (one statement); a usable code is kept for the continue page, which
+    reads it again (it may be reloaded long after); an unusable one is not kept, and the continue page answers
+    neutrally without a read."""
+    _, code = _issue(admin)
+    for kind, dead in _invalid_codes(admin, create_user).items():
+        if kind in {"malformed", "mistyped"}:
+            continue
+        with recorded_sql() as link_reads:
+            first = client.get(f"/join/{dead}")
+        assert first.status_code == 303 and first.headers["Location"] == "/join/continue", kind
+        assert len([s for s in link_reads if re.search(r"\binvite\b", s)]) == 1, kind
+        with recorded_sql() as page_reads:
+            page = client.get("/join/continue")
+        assert page.status_code == 404 and _neutral_text(page) == NEUTRAL, kind
+        assert not [s for s in page_reads if re.search(r"\binvite\b", s)], kind
+    with recorded_sql() as link_reads:
+        kept = client.get(f"/join/{code}")
+    assert len([s for s in link_reads if re.search(r"\binvite\b", s)]) == 1
+    dropped = client.get(f"/join/{codes.new_code()[0]}")
+    assert _sealed(kept) == code and _sealed(dropped) == ""  # an unusable code is not kept, even encrypted
+    client.get(f"/join/{code}")
+    assert "Join Acme Labs" in client.get("/join/continue").get_data(as_text=True)
 
 
 # ---------------------------------------------------------------- a new person
