@@ -46,9 +46,6 @@ _COMMON = (
     ("X-Frame-Options", "DENY"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
-#: what `_set_headers` writes on a page, replacing a view's own (lower case)
-_PAGE_NAMES = frozenset(name.lower() for name in ("Content-Security-Policy", "Strict-Transport-Security",
-                                                  *(name for name, _value in _COMMON), "X-Request-ID"))
 # A JSON answer loads nothing and may be framed by nothing: a fixed policy, no nonce to make.
 _API_FIXED = (("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *_COMMON)
 
@@ -90,7 +87,7 @@ def _set_headers(response):
         ours.append(("Cache-Control", "no-store"))
     # These replace whatever the view set under the same names (rare): dropped in one pass, then appended in one
     # go (setting them one by one scans the header list once for each).
-    replaced = _PAGE_NAMES | {"cache-control"} if ours[-1][0] == "Cache-Control" else _PAGE_NAMES
+    replaced = {name.lower() for name, _value in ours}
     if any(name.lower() in replaced for name, _value in headers.items()):
         kept = [(name, value) for name, value in headers.items() if name.lower() not in replaced]
         headers.clear()
